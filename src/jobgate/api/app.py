@@ -1,0 +1,99 @@
+"""The FastAPI app factory. Thin: routes call services; errors map in :mod:`problems`."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from jobgate import __version__
+from jobgate.api import problems, routes_admin, routes_jobs, routes_users
+from jobgate.api.body import BodyLimit
+from jobgate.bootstrap import Services
+from jobgate.logs import get_logger
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+DESCRIPTION = """
+Submit a job and get `202 Accepted` with its status URL at once; a worker runs it with retries;
+fetch the result inline or through a short-lived signed URL.
+
+Authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`. Errors are
+`application/problem+json`.
+"""
+
+
+class RequestContext:
+    """Binds a request id (``X-Request-ID`` in, or a new one) to every log line of the request,
+    echoes it in the response, and writes one access line (path only: queries may hold
+    signatures)."""
+
+    def __init__(self, app: ASGIApp, access_log: bool) -> None:
+        self.app = app
+        self.access_log = access_log
+        self.log = get_logger(component="http")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if self.access_log or status >= 500:
+                self.log.info(
+                    "request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    ms=round((time.perf_counter() - started) * 1000, 2),
+                )
+            structlog.contextvars.clear_contextvars()
+
+
+def create_app(services: Services) -> FastAPI:
+    settings = services.settings
+    app = FastAPI(
+        title="jobgate",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.services = services
+    problems.install(app)
+    app.include_router(routes_jobs.build_router(services))
+    app.include_router(routes_users.build_router(services))
+    app.include_router(routes_admin.build_router(services))
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key"],
+            expose_headers=["Location", "X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext, access_log=settings.access_log)
+    return app

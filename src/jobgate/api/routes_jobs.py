@@ -1,0 +1,153 @@
+"""Job routes: ``/jobs`` and the seed 002 aliases ``/submit`` and ``/status/{jobId}``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import RedirectResponse
+
+from jobgate.api.body import check_json_value, parse_model
+from jobgate.api.deps import PROBLEM_RESPONSES, absolute, body_schema, credentials, json_body
+from jobgate.api.schemas import (
+    DownloadUrl,
+    EventOut,
+    EventPage,
+    JobOut,
+    JobPage,
+    ResultOut,
+    SeedStatus,
+    SeedSubmit,
+    SeedSubmitted,
+    SubmitJob,
+)
+from jobgate.bootstrap import Services
+from jobgate.domain.models import JobStatus
+from jobgate.errors import ValidationFailed
+
+Key = Annotated[str | None, Depends(credentials)]
+Body = Annotated[bytes, Depends(json_body)]
+IdemKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=255, description="Retry-safe submit key"),
+]
+
+
+def _check_idempotency_key(value: str | None) -> None:
+    if value is not None and (not value or not value.isprintable()):
+        raise ValidationFailed("Idempotency-Key must be 1-255 printable characters")
+
+
+def build_router(services: Services) -> APIRouter:
+    router = APIRouter(tags=["jobs"], responses=PROBLEM_RESPONSES)
+    jobs, users, settings = services.jobs, services.users, services.settings
+
+    @router.post(
+        "/jobs",
+        status_code=202,
+        response_model=JobOut,
+        openapi_extra=body_schema(SubmitJob),
+        summary="Submit a job",
+    )
+    def submit(response: Response, raw: Body, key: Key, idempotency_key: IdemKey = None) -> JobOut:
+        """Record the job and enqueue it; answers at once with ``202`` and ``Location``.
+        The same ``Idempotency-Key`` with the same body returns the same job."""
+        who = users.authenticate(key)
+        body = parse_model(SubmitJob, raw)
+        check_json_value(body.payload, settings.max_json_depth)
+        _check_idempotency_key(idempotency_key)
+        job, created = jobs.submit(
+            who.owner,
+            body.type,
+            body.payload,
+            idempotency_key=idempotency_key,
+            max_attempts=body.max_attempts,
+            delay_seconds=body.delay_seconds,
+        )
+        response.headers["Location"] = f"/jobs/{job.job_id}"
+        if not created:
+            response.headers["Idempotent-Replayed"] = "true"
+        return JobOut.of(job)
+
+    @router.get("/jobs", response_model=JobPage, summary="List your jobs")
+    def list_jobs(
+        key: Key,
+        status: JobStatus | None = None,
+        job_type: Annotated[str | None, Query(alias="type", max_length=64)] = None,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> JobPage:
+        who = users.authenticate(key)
+        page = jobs.list_jobs(
+            who.scope, status=status, job_type=job_type, cursor=cursor, limit=limit
+        )
+        return JobPage(jobs=[JobOut.of(j) for j in page.items], next_cursor=page.cursor)
+
+    @router.get("/jobs/{job_id}", response_model=JobOut, summary="A job's status")
+    def get_job(job_id: str, key: Key) -> JobOut:
+        return JobOut.of(jobs.get(users.authenticate(key).scope, job_id))
+
+    @router.delete("/jobs/{job_id}", response_model=JobOut, summary="Cancel a job")
+    def cancel_job(job_id: str, key: Key) -> JobOut:
+        """``queued`` → ``cancelled`` at once; ``processing`` → the handler is asked to stop."""
+        return JobOut.of(jobs.cancel(users.authenticate(key).scope, job_id))
+
+    @router.get(
+        "/jobs/{job_id}/result",
+        response_model=ResultOut,
+        responses={307: {"description": "Redirect to a signed URL of the stored result"}},
+        summary="A completed job's result",
+    )
+    def get_result(request: Request, job_id: str, key: Key) -> ResultOut | RedirectResponse:
+        view = jobs.result(users.authenticate(key).scope, job_id)
+        if view.url is not None:
+            return RedirectResponse(absolute(request, settings.public_url, view.url), 307)
+        return ResultOut(job_id=job_id, result=view.inline)
+
+    @router.get("/jobs/{job_id}/download-url", response_model=DownloadUrl)
+    def download_url(
+        request: Request,
+        job_id: str,
+        key: Key,
+        artifact: Annotated[str | None, Query(max_length=128)] = None,
+    ) -> DownloadUrl:
+        """A fresh signed URL for the job's artifact (or its stored result)."""
+        url = jobs.download_url(users.authenticate(key).scope, job_id, artifact)
+        return DownloadUrl(
+            url=absolute(request, settings.public_url, url), expires_in=settings.url_expiry_seconds
+        )
+
+    @router.get("/jobs/{job_id}/events", response_model=EventPage, summary="A job's history")
+    def job_events(job_id: str, key: Key) -> EventPage:
+        events = jobs.events(users.authenticate(key).scope, job_id)
+        return EventPage(job_id=job_id, events=[EventOut.of(e) for e in events])
+
+    @router.post(
+        "/submit",
+        status_code=202,
+        response_model=SeedSubmitted,
+        openapi_extra=body_schema(SeedSubmit),
+        tags=["seed aliases"],
+        summary="Submit (seed 002 shape)",
+    )
+    def seed_submit(
+        response: Response, raw: Body, key: Key, idempotency_key: IdemKey = None
+    ) -> SeedSubmitted:
+        who = users.authenticate(key)
+        body = parse_model(SeedSubmit, raw)
+        check_json_value(body.data, settings.max_json_depth, "data")
+        _check_idempotency_key(idempotency_key)
+        job, _ = jobs.submit(who.owner, body.task, body.data, idempotency_key=idempotency_key)
+        response.headers["Location"] = f"/status/{job.job_id}"
+        return SeedSubmitted(jobId=job.job_id, status=job.status, statusUrl=f"/status/{job.job_id}")
+
+    @router.get(
+        "/status/{job_id}",
+        response_model=SeedStatus,
+        tags=["seed aliases"],
+        summary="Status (seed 002 shape)",
+    )
+    def seed_status(job_id: str, key: Key) -> SeedStatus:
+        return SeedStatus.of(jobs.get(users.authenticate(key).scope, job_id))
+
+    return router

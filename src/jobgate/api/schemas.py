@@ -1,0 +1,246 @@
+"""Request and response bodies. Requests forbid unknown fields (no mass assignment)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, JsonValue
+
+from jobgate.domain.models import Job, JobEvent, JobStatus, User
+
+_TYPE_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
+
+
+def iso(t: float | None) -> str | None:
+    if t is None:
+        return None
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+
+class SubmitJob(_Strict):
+    """``POST /jobs``."""
+
+    type: str = Field(pattern=_TYPE_PATTERN, description="A registered job type.")
+    payload: JsonValue = Field(None, description="Any JSON value; handed to the handler.")
+    max_attempts: int | None = Field(None, ge=1, le=100, description="Override the type's.")
+    delay_seconds: int = Field(0, ge=0, le=900, description="Start no sooner than this.")
+
+
+class SeedSubmit(_Strict):
+    """``POST /submit`` (seed 002): ``{"task": …, "data": …}``."""
+
+    task: str = Field(pattern=_TYPE_PATTERN)
+    data: JsonValue = None
+
+
+class ProgressOut(BaseModel):
+    pct: float
+    note: str
+
+
+class ErrorOut(BaseModel):
+    type: str
+    message: str
+    retryable: bool
+
+
+class ArtifactOut(BaseModel):
+    name: str
+    size: int
+    sha256: str
+    content_type: str
+
+
+class JobOut(BaseModel):
+    job_id: str
+    type: str
+    status: JobStatus
+    owner: str
+    attempt: int
+    max_attempts: int
+    progress: ProgressOut
+    error: ErrorOut | None
+    cancel_requested: bool
+    created_at: str
+    updated_at: str
+    started_at: str | None
+    finished_at: str | None
+    run_after: str | None
+    result: JsonValue = Field(None, description="Present when completed and stored inline.")
+    result_stored: bool = Field(False, description="True when the result is a stored blob.")
+    artifacts: list[ArtifactOut]
+    links: dict[str, str]
+
+    @classmethod
+    def of(cls, job: Job) -> JobOut:
+        base = f"/jobs/{job.job_id}"
+        links = {"self": base, "events": f"{base}/events"}
+        if job.status is JobStatus.COMPLETED:
+            links["result"] = f"{base}/result"
+            if job.artifacts or job.result_ref:
+                links["download_url"] = f"{base}/download-url"
+        return cls(
+            job_id=job.job_id,
+            type=job.type,
+            status=job.status,
+            owner=job.owner,
+            attempt=job.attempt,
+            max_attempts=job.max_attempts,
+            progress=ProgressOut(pct=job.progress.pct, note=job.progress.note),
+            error=_error(job),
+            cancel_requested=job.cancel_requested,
+            created_at=iso(job.created_at) or "",
+            updated_at=iso(job.updated_at) or "",
+            started_at=iso(job.started_at),
+            finished_at=iso(job.finished_at),
+            run_after=iso(job.run_after),
+            result=job.result if job.status is JobStatus.COMPLETED else None,
+            result_stored=job.result_ref is not None,
+            artifacts=[
+                ArtifactOut(
+                    name=a.key.rsplit("/", 1)[-1],
+                    size=a.size,
+                    sha256=a.sha256,
+                    content_type=a.content_type,
+                )
+                for a in job.artifacts
+            ],
+            links=links,
+        )
+
+
+def _error(job: Job) -> ErrorOut | None:
+    if job.error is None:
+        return None
+    return ErrorOut(type=job.error.type, message=job.error.message, retryable=job.error.retryable)
+
+
+class JobPage(BaseModel):
+    jobs: list[JobOut]
+    next_cursor: str | None
+
+
+class SeedSubmitted(BaseModel):
+    jobId: str  # noqa: N815 - the seed's field names
+    status: JobStatus
+    statusUrl: str  # noqa: N815
+
+
+class SeedStatus(BaseModel):
+    jobId: str  # noqa: N815
+    status: JobStatus
+    createdAt: str  # noqa: N815
+    updatedAt: str  # noqa: N815
+    result: JsonValue = None
+    error: str | None = None
+
+    @classmethod
+    def of(cls, job: Job) -> SeedStatus:
+        return cls(
+            jobId=job.job_id,
+            status=job.status,
+            createdAt=iso(job.created_at) or "",
+            updatedAt=iso(job.updated_at) or "",
+            result=job.result if job.status is JobStatus.COMPLETED else None,
+            error=job.error.message if job.error else None,
+        )
+
+
+class EventOut(BaseModel):
+    at: str
+    kind: str
+    status: JobStatus
+    attempt: int
+    detail: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: JobEvent) -> EventOut:
+        return cls(
+            at=iso(event.at) or "",
+            kind=event.kind,
+            status=event.status,
+            attempt=event.attempt,
+            detail=event.detail,
+        )
+
+
+class EventPage(BaseModel):
+    job_id: str
+    events: list[EventOut]
+
+
+class ResultOut(BaseModel):
+    job_id: str
+    result: JsonValue
+
+
+class DownloadUrl(BaseModel):
+    url: str
+    expires_in: int
+
+
+class CreateUser(_Strict):
+    """``POST /users`` (seed 000's fields; ``user_id`` is generated when omitted)."""
+
+    user_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+
+
+class UserOut(BaseModel):
+    user_id: str
+    name: str
+    email: str
+    created_at: str
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            user_id=user.user_id,
+            name=user.name,
+            email=user.email,
+            created_at=iso(user.created_at) or "",
+        )
+
+
+class UserCreated(UserOut):
+    api_key: str = Field(description="Shown once; store it now. Only its hash is kept.")
+    key_id: str
+
+
+class UserPage(BaseModel):
+    users: list[UserOut]
+    next_cursor: str | None
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    created_at: str
+    revoked_at: str | None
+
+
+class KeyCreated(BaseModel):
+    key_id: str
+    api_key: str
+
+
+class QueueStatus(BaseModel):
+    depth: int = Field(description="Messages ready to be received.")
+    in_flight: int = Field(description="Received and not yet acked.")
+    delayed: int = Field(description="Sent with a delay, not yet visible.")
+    dlq_depth: int
+    oldest_age_seconds: float
+
+
+class ScheduleOut(BaseModel):
+    name: str
+    expression: str
+    job_type: str
+    last_tick: str | None
+    next_tick: str | None
+    missed: int

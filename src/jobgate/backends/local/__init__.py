@@ -1,0 +1,44 @@
+"""The local backend: SQLite (ledger, queue, schedules) and files (blobs). One machine, no cloud."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jobgate.backends.local.blobs import FileBlobStore, UrlSigner
+from jobgate.backends.local.db import Database
+from jobgate.backends.local.ledger import SqliteJobStore, SqliteScheduleStore, SqliteUserStore
+from jobgate.backends.local.queue import SqliteQueue
+from jobgate.ports import Backend
+
+
+def build_local_backend(
+    data_dir: Path,
+    signing_secret: bytes,
+    *,
+    synchronous: str = "NORMAL",
+    max_receives: int = 10,
+    event_retention_seconds: float = 30 * 86400,
+    queue_retention_seconds: float = 4 * 86400,
+    dlq_retention_seconds: float = 14 * 86400,
+) -> Backend:
+    """Open (and migrate) ``data_dir/jobgate.db`` and the blob folder beside it."""
+    db = Database(data_dir / "jobgate.db", synchronous=synchronous)
+    queue = SqliteQueue(
+        db,
+        max_receives=max_receives,
+        retention_seconds=queue_retention_seconds,
+        dlq_retention_seconds=dlq_retention_seconds,
+    )
+    blobs = FileBlobStore(data_dir / "blobs", UrlSigner(signing_secret))
+    return Backend(
+        name="local",
+        jobs=SqliteJobStore(db, event_retention_seconds),
+        users=SqliteUserStore(db),
+        queue=queue,
+        dead_letters=queue,
+        blobs=blobs,
+        schedules=SqliteScheduleStore(db),
+        atomic=db.atomic,
+        close=db.close,
+        blob_server=blobs,
+    )

@@ -1,0 +1,213 @@
+"""SQLite plumbing for the local backend: connections, transactions, migrations.
+
+One database file holds the ledger, the queue and the schedules, so a submit can write the job
+and its message in one transaction. Each thread has its own connection (sqlite3 connections are
+not shared across threads); WAL lets readers run beside the one writer, ``BEGIN IMMEDIATE``
+takes the write lock up front (so two writers never deadlock upgrading a read lock), and the
+busy timeout makes a writer wait for the lock instead of failing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from jobgate.errors import BackendUnavailable
+
+_MIGRATIONS: tuple[str, ...] = (
+    # 1: the ledger, users and keys, the queue, schedules
+    """
+    CREATE TABLE jobs (
+        job_id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        payload TEXT,
+        payload_ref TEXT,
+        result TEXT,
+        result_ref TEXT,
+        artifacts TEXT,
+        error TEXT,
+        progress_pct REAL NOT NULL DEFAULT 0,
+        progress_note TEXT NOT NULL DEFAULT '',
+        attempt INTEGER NOT NULL DEFAULT 0,
+        max_attempts INTEGER NOT NULL,
+        timeout REAL NOT NULL,
+        lease_owner TEXT,
+        lease_expires_at REAL,
+        run_after REAL,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        idempotency_key TEXT,
+        request_hash TEXT,
+        started_at REAL,
+        finished_at REAL,
+        version INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX jobs_idempotency ON jobs(owner, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX jobs_owner ON jobs(owner, job_id);
+    CREATE INDEX jobs_status ON jobs(status, updated_at);
+    CREATE TABLE job_events (
+        seq INTEGER PRIMARY KEY,
+        job_id TEXT NOT NULL,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        detail TEXT NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE INDEX job_events_job ON job_events(job_id, seq);
+    CREATE INDEX job_events_expiry ON job_events(expires_at);
+    CREATE TABLE users (
+        user_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        email TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE api_keys (
+        key_id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        key_hash TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL,
+        revoked_at REAL
+    );
+    CREATE INDEX api_keys_user ON api_keys(user_id);
+    CREATE TABLE messages (
+        message_id TEXT PRIMARY KEY,
+        queue TEXT NOT NULL,
+        body TEXT NOT NULL,
+        attributes TEXT NOT NULL,
+        sent_at REAL NOT NULL,
+        visible_at REAL NOT NULL,
+        receive_count INTEGER NOT NULL DEFAULT 0,
+        receipt TEXT
+    );
+    CREATE INDEX messages_visible ON messages(queue, visible_at);
+    CREATE INDEX messages_sent ON messages(queue, sent_at);
+    CREATE TABLE schedules (
+        name TEXT PRIMARY KEY,
+        last_tick REAL,
+        missed INTEGER NOT NULL DEFAULT 0,
+        version INTEGER NOT NULL
+    );
+    """,
+)
+
+
+class Database:
+    """A SQLite file with one connection per thread and re-entrant write transactions.
+
+    ``synchronous`` is ``NORMAL`` by default: in WAL mode a crash of the process loses nothing
+    committed; a power loss may lose the last transactions. Use ``FULL`` when that matters.
+    """
+
+    def __init__(self, path: Path, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 30_000):
+        self.path = path
+        self._synchronous = synchronous
+        self._busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.migrate()
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            self._local.conn = conn
+            self._local.depth = 0
+            self._local.after_commit = []
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``); nested calls join the outer one.
+
+        Callbacks registered with :meth:`after_commit` run once the outermost commit succeeds.
+        Lock timeouts and I/O failures surface as :class:`BackendUnavailable`.
+        """
+        conn = self.connection()
+        if self._local.depth:
+            self._local.depth += 1
+            try:
+                yield conn
+            finally:
+                self._local.depth -= 1
+            return
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise BackendUnavailable(f"database busy: {exc}") from exc
+        self._local.depth = 1
+        try:
+            yield conn
+        except BaseException:
+            self._local.depth = 0
+            self._local.after_commit = []
+            conn.execute("ROLLBACK")
+            raise
+        self._local.depth = 0
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._local.after_commit = []
+            conn.execute("ROLLBACK")
+            raise BackendUnavailable(f"commit failed: {exc}") from exc
+        callbacks, self._local.after_commit = self._local.after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` after the current transaction commits (at once outside one)."""
+        self.connection()
+        if self._local.depth:
+            self._local.after_commit.append(callback)
+        else:
+            callback()
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """The :class:`~jobgate.ports.Backend` ``atomic`` hook: one transaction around calls."""
+        with self.tx():
+            yield
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest version; each step runs in its own transaction."""
+        conn = self.connection()
+        for version, script in enumerate(_MIGRATIONS, start=1):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                (current,) = conn.execute("PRAGMA user_version").fetchone()
+                if current < version:
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {version}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def schema_version(self) -> int:
+        (version,) = self.connection().execute("PRAGMA user_version").fetchone()
+        return int(version)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()

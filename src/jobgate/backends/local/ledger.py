@@ -1,0 +1,258 @@
+"""The job ledger, users and schedules on SQLite. Translation only: policy lives in services."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from jobgate.backends.local import codec
+from jobgate.backends.local.db import Database
+from jobgate.domain.models import (
+    ApiKey,
+    Job,
+    JobEvent,
+    JobStatus,
+    Page,
+    ScheduleState,
+    User,
+)
+from jobgate.errors import Conflict, TransitionConflict
+
+_INSERT_JOB = f"INSERT INTO jobs ({codec.JOB_COLUMNS}) VALUES ({', '.join('?' * 26)})"
+_INSERT_EVENT = (
+    "INSERT INTO job_events (job_id, at, kind, status, attempt, detail, expires_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class SqliteJobStore:
+    """:class:`~jobgate.ports.JobStore` on SQLite; ``UPDATE … WHERE version = ?`` is the CAS."""
+
+    def __init__(self, db: Database, event_retention_seconds: float = 30 * 86400) -> None:
+        self._db = db
+        self._retention = event_retention_seconds
+
+    def create(self, job: Job, event: JobEvent) -> tuple[Job, bool]:
+        with self._db.tx() as conn:
+            if job.idempotency_key is not None:
+                existing = self._by_key(conn, job.owner, job.idempotency_key)
+                if existing is not None:
+                    return existing, False
+            conn.execute(_INSERT_JOB, codec.job_params(job))
+            conn.execute(_INSERT_EVENT, codec.event_params(event, self._retention))
+        return job, True
+
+    def _by_key(self, conn: sqlite3.Connection, owner: str, key: str) -> Job | None:
+        row = conn.execute(
+            f"SELECT {codec.JOB_COLUMNS} FROM jobs WHERE owner = ? AND idempotency_key = ?",
+            (owner, key),
+        ).fetchone()
+        return None if row is None else codec.row_to_job(row)
+
+    def get(self, job_id: str) -> Job | None:
+        row = (
+            self._db.connection()
+            .execute(f"SELECT {codec.JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,))
+            .fetchone()
+        )
+        return None if row is None else codec.row_to_job(row)
+
+    def list_jobs(
+        self,
+        owner: str | None,
+        *,
+        status: JobStatus | None = None,
+        job_type: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page[Job]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (("owner", owner), ("status", status), ("type", job_type)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value.value if isinstance(value, JobStatus) else value)
+        if cursor is not None:
+            clauses.append("job_id < ?")
+            params.append(codec.decode_cursor(cursor))
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = (
+            self._db.connection()
+            .execute(
+                f"SELECT {codec.JOB_COLUMNS} FROM jobs {where} ORDER BY job_id DESC LIMIT ?",
+                (*params, limit + 1),
+            )
+            .fetchall()
+        )
+        jobs = [codec.row_to_job(r) for r in rows[:limit]]
+        next_cursor = codec.encode_cursor(jobs[-1].job_id) if len(rows) > limit else None
+        return Page(jobs, next_cursor)
+
+    def transition(self, job: Job, changes: Mapping[str, Any], event: JobEvent | None) -> Job:
+        columns = codec.change_columns(changes)
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        sql = (
+            f"UPDATE jobs SET {assignments}, version = version + 1 WHERE job_id = ? AND version = ?"
+        )
+        with self._db.tx() as conn:
+            cursor = conn.execute(sql, (*columns.values(), job.job_id, job.version))
+            if cursor.rowcount == 0:
+                current = self._get_in(conn, job.job_id)
+                raise TransitionConflict(
+                    f"job {job.job_id} is at version "
+                    f"{current.version if current else 'none'}, not {job.version}",
+                    current,
+                )
+            if event is not None:
+                conn.execute(_INSERT_EVENT, codec.event_params(event, self._retention))
+        return replace(job, **changes, version=job.version + 1)
+
+    def _get_in(self, conn: sqlite3.Connection, job_id: str) -> Job | None:
+        row = conn.execute(
+            f"SELECT {codec.JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)
+        ).fetchone()
+        return None if row is None else codec.row_to_job(row)
+
+    def events(self, job_id: str, limit: int = 200) -> list[JobEvent]:
+        rows = (
+            self._db.connection()
+            .execute(
+                "SELECT job_id, at, kind, status, attempt, detail FROM job_events "
+                "WHERE job_id = ? ORDER BY seq LIMIT ?",
+                (job_id, limit),
+            )
+            .fetchall()
+        )
+        return [codec.row_to_event(r) for r in rows]
+
+    def stale(self, status: JobStatus, before: float, limit: int = 100) -> list[Job]:
+        column = "lease_expires_at" if status is JobStatus.PROCESSING else "updated_at"
+        rows = (
+            self._db.connection()
+            .execute(
+                f"SELECT {codec.JOB_COLUMNS} FROM jobs WHERE status = ? AND {column} < ? "
+                "ORDER BY updated_at LIMIT ?",
+                (status.value, before, limit),
+            )
+            .fetchall()
+        )
+        return [codec.row_to_job(r) for r in rows]
+
+    def expire_events(self, before: float) -> int:
+        with self._db.tx() as conn:
+            return conn.execute("DELETE FROM job_events WHERE expires_at < ?", (before,)).rowcount
+
+
+class SqliteUserStore:
+    """:class:`~jobgate.ports.UserStore` on SQLite."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create_user(self, user: User) -> None:
+        try:
+            with self._db.tx() as conn:
+                conn.execute(
+                    "INSERT INTO users (user_id, name, email, created_at) VALUES (?, ?, ?, ?)",
+                    (user.user_id, user.name, user.email, user.created_at),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"user {user.user_id!r} already exists") from exc
+
+    def get_user(self, user_id: str) -> User | None:
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT user_id, name, email, created_at FROM users WHERE user_id = ?", (user_id,)
+            )
+            .fetchone()
+        )
+        return None if row is None else User(*row)
+
+    def list_users(self, cursor: str | None = None, limit: int = 50) -> Page[User]:
+        after = codec.decode_cursor(cursor) if cursor else ""
+        rows = (
+            self._db.connection()
+            .execute(
+                "SELECT user_id, name, email, created_at FROM users WHERE user_id > ? "
+                "ORDER BY user_id LIMIT ?",
+                (after, limit + 1),
+            )
+            .fetchall()
+        )
+        users = [User(*r) for r in rows[:limit]]
+        return Page(users, codec.encode_cursor(users[-1].user_id) if len(rows) > limit else None)
+
+    def add_key(self, key: ApiKey) -> None:
+        with self._db.tx() as conn:
+            conn.execute(
+                "INSERT INTO api_keys (key_id, user_id, key_hash, created_at, revoked_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (key.key_id, key.user_id, key.key_hash, key.created_at, key.revoked_at),
+            )
+
+    def revoke_key(self, user_id: str, key_id: str, at: float) -> bool:
+        with self._db.tx() as conn:
+            cursor = conn.execute(
+                "UPDATE api_keys SET revoked_at = ? "
+                "WHERE key_id = ? AND user_id = ? AND revoked_at IS NULL",
+                (at, key_id, user_id),
+            )
+            return cursor.rowcount == 1
+
+    def find_key(self, key_hash: str) -> ApiKey | None:
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT key_id, user_id, key_hash, created_at, revoked_at FROM api_keys "
+                "WHERE key_hash = ?",
+                (key_hash,),
+            )
+            .fetchone()
+        )
+        return None if row is None else ApiKey(*row)
+
+    def list_keys(self, user_id: str) -> list[ApiKey]:
+        rows = (
+            self._db.connection()
+            .execute(
+                "SELECT key_id, user_id, key_hash, created_at, revoked_at FROM api_keys "
+                "WHERE user_id = ? ORDER BY created_at",
+                (user_id,),
+            )
+            .fetchall()
+        )
+        return [ApiKey(*r) for r in rows]
+
+
+class SqliteScheduleStore:
+    """:class:`~jobgate.ports.ScheduleStore` on SQLite."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get_state(self, name: str) -> ScheduleState:
+        row = (
+            self._db.connection()
+            .execute("SELECT last_tick, missed, version FROM schedules WHERE name = ?", (name,))
+            .fetchone()
+        )
+        return ScheduleState(name, None) if row is None else ScheduleState(name, *row)
+
+    def advance(self, state: ScheduleState, last_tick: float, missed: int) -> bool:
+        with self._db.tx() as conn:
+            if state.version == 0:
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO schedules (name, last_tick, missed, version) "
+                    "VALUES (?, ?, ?, 1)",
+                    (state.name, last_tick, missed),
+                )
+            else:
+                cursor = conn.execute(
+                    "UPDATE schedules SET last_tick = ?, missed = ?, version = version + 1 "
+                    "WHERE name = ? AND version = ?",
+                    (last_tick, missed, state.name, state.version),
+                )
+            return cursor.rowcount == 1

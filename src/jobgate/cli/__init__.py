@@ -1,0 +1,1 @@
+"""The ``jobgate`` console script."""

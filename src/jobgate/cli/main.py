@@ -1,0 +1,211 @@
+"""``jobgate``: one console script.
+
+Server commands run jobgate: ``serve`` (API + worker + scheduler), ``api``, ``worker``.
+Client commands talk to a running API over HTTP: ``submit``, ``status``, ``jobs``.
+Operator commands act on the backend directly: ``users``, ``dlq``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from jobgate import __version__
+
+EPILOG = """examples:
+  jobgate serve                               API + worker + scheduler on http://127.0.0.1:8000
+  jobgate serve --app mypkg.jobs:app          run your own handlers
+  jobgate submit echo --payload '{"hi": 1}' --wait
+  jobgate status 01JD3Z...
+  jobgate users create --name Ada --email ada@example.com
+  jobgate dlq list
+
+environment: JOBGATE_* settings (see README), JOBGATE_URL and JOBGATE_API_KEY for client commands.
+"""
+
+
+def _settings_from(args: argparse.Namespace) -> Any:
+    from jobgate.settings import Settings
+
+    overrides: dict[str, Any] = {}
+    for name in ("app", "data_dir", "host", "port", "worker_concurrency"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return Settings(**overrides)
+
+
+def _services(args: argparse.Namespace, *, create_admin_key: bool = False) -> Any:
+    from jobgate import bootstrap, logs
+
+    settings = _settings_from(args)
+    logs.configure(settings.log_level, settings.log_format)
+    return bootstrap.build(settings, create_admin_key=create_admin_key)
+
+
+def _run_uvicorn(services: Any) -> None:
+    import uvicorn
+
+    from jobgate.api.app import create_app
+
+    settings = services.settings
+    config = uvicorn.Config(
+        create_app(services),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+    uvicorn.Server(config).run()
+
+
+def _start_worker(services: Any) -> tuple[Any, threading.Thread, Any]:
+    from jobgate.worker.runner import Worker
+    from jobgate.worker.scheduler import Housekeeper
+
+    settings = services.settings
+    worker = Worker(
+        services.executor(),
+        services.backend.queue,
+        concurrency=settings.worker_concurrency,
+        poll_wait_seconds=settings.poll_wait_seconds,
+        heartbeat_interval=settings.heartbeat_interval,
+        grace_seconds=settings.shutdown_grace_seconds,
+    )
+    housekeeper = Housekeeper(
+        services.schedules if settings.scheduler else None,
+        services.reconciler,
+        reconcile_seconds=settings.reconcile_interval_seconds,
+    )
+    housekeeper.start()
+    thread = threading.Thread(target=worker.run, name="jobgate-poll", daemon=True)
+    thread.start()
+    return worker, thread, housekeeper
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    services = _services(args, create_admin_key=True)
+    settings = services.settings
+    url = f"http://{settings.host}:{settings.port}"
+    print(
+        f"jobgate {__version__} serving on {url}  (docs: {url}/docs)", file=sys.stderr, flush=True
+    )
+    print(f"data in {settings.data_dir.resolve()}", file=sys.stderr, flush=True)
+    admin_file = settings.admin_key_file or settings.data_dir / "admin_key"
+    if settings.admin_key is None and not _announced(settings.data_dir):
+        print(f"admin API key: {services.admin_key}", file=sys.stderr)
+        print(f"  (kept in {admin_file}; shown only on first run)", file=sys.stderr, flush=True)
+    worker, thread, housekeeper = _start_worker(services)
+    try:
+        _run_uvicorn(services)  # returns on SIGINT/SIGTERM (uvicorn handles the signals)
+    finally:
+        worker.stop()
+        thread.join(timeout=settings.shutdown_grace_seconds + 5)
+        housekeeper.stop()
+        services.close()
+    return 0
+
+
+def _announced(data_dir: Path) -> bool:
+    """True when the admin key was already printed once for this data folder."""
+    marker = data_dir / ".admin_key_shown"
+    if marker.exists():
+        return True
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    return False
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    services = _services(args, create_admin_key=True)
+    try:
+        _run_uvicorn(services)
+    finally:
+        services.close()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    services = _services(args)
+    worker, thread, housekeeper = _start_worker(services)
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        print(f"signal {signum}: finishing in-flight jobs…", file=sys.stderr, flush=True)
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    while thread.is_alive():
+        thread.join(timeout=0.5)
+    housekeeper.stop()
+    services.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from jobgate.cli import admin, client
+
+    parser = argparse.ArgumentParser(
+        prog="jobgate",
+        description="jobgate: an asynchronous job API. Submit over HTTP, run with retries, "
+        "fetch results through signed URLs.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"jobgate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def server(name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument(
+            "--app",
+            help="your JobGate instance, 'package.module:app' "
+            "(default: the demo jobs, or JOBGATE_APP)",
+        )
+        p.add_argument("--data-dir", type=Path, help="data folder (default ./.jobgate)")
+        p.set_defaults(func=func)
+        return p
+
+    for name, help_text, func in (
+        ("serve", "run the API, a worker and the scheduler in one process", cmd_serve),
+        ("api", "run only the HTTP API", cmd_api),
+    ):
+        p = server(name, help_text, func)
+        p.add_argument("--host", help="address to bind (default 127.0.0.1)")
+        p.add_argument("--port", type=int, help="port (default 8000)")
+        if name == "serve":
+            p.add_argument(
+                "--concurrency",
+                dest="worker_concurrency",
+                type=int,
+                help="handler threads (default 4)",
+            )
+    p = server("worker", "run a worker (and the scheduler) until SIGTERM/SIGINT", cmd_worker)
+    p.add_argument(
+        "--concurrency", dest="worker_concurrency", type=int, help="handler threads (default 4)"
+    )
+    client.add_commands(sub)
+    admin.add_commands(sub, server)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

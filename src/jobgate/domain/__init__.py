@@ -1,0 +1,1 @@
+"""Pure domain: records, status transitions, ids, keys, schedule expressions. No I/O."""

@@ -1,0 +1,30 @@
+"""Sortable identifiers.
+
+A job id is a ULID: 48 bits of milliseconds since the epoch, then 80 random bits, in Crockford
+base32 (26 characters). Ids sort by creation time to the millisecond, so listings can page by
+id alone, and they carry no owner information a caller could guess from.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_VALID = frozenset(_ALPHABET)
+
+
+def new_id(now: float | None = None) -> str:
+    """Return a fresh ULID for ``now`` (epoch seconds, default: the wall clock)."""
+    millis = int((time.time() if now is None else now) * 1000)
+    value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def is_valid_id(text: str) -> bool:
+    """True when ``text`` has the shape of an id made by :func:`new_id`."""
+    return len(text) == 26 and text[0] in "01234567" and all(c in _VALID for c in text)

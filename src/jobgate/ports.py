@@ -1,0 +1,224 @@
+"""The ports: what the services need from a backend, at the domain's level.
+
+Each backend (``local``: SQLite + files; ``aws``: DynamoDB, SQS, S3) implements every port, and
+one contract suite (``tests/contract``) runs against each. Ports are synchronous: sqlite3 and
+boto3 are, and concurrency comes from threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from jobgate.domain.models import (
+    ApiKey,
+    BlobRef,
+    Delivery,
+    Job,
+    JobEvent,
+    JobStatus,
+    OutgoingMessage,
+    Page,
+    QueueStats,
+    ScheduleState,
+    User,
+)
+
+
+class JobStore(Protocol):
+    """The job ledger: the source of truth for every job."""
+
+    def create(self, job: Job, event: JobEvent) -> tuple[Job, bool]:
+        """Insert ``job`` and its first event atomically.
+
+        When ``job.idempotency_key`` is set and the same owner already has a job with that key,
+        nothing is written and ``(existing_job, False)`` is returned; otherwise ``(job, True)``.
+        Keys are scoped to the owner: two owners may use the same key.
+        """
+        ...
+
+    def get(self, job_id: str) -> Job | None:
+        """The job, or None when there is none with that id."""
+        ...
+
+    def list_jobs(
+        self,
+        owner: str | None,
+        *,
+        status: JobStatus | None = None,
+        job_type: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page[Job]:
+        """Jobs newest first (``owner=None``: every owner's), filtered, paged by opaque cursor."""
+        ...
+
+    def transition(self, job: Job, changes: Mapping[str, Any], event: JobEvent | None) -> Job:
+        """Compare-and-set: apply ``changes`` iff the stored version still equals ``job.version``.
+
+        Appends ``event`` (if any) in the same atomic write; returns the new record (version + 1).
+        Raises :class:`~jobgate.errors.TransitionConflict` carrying the stored job (or None
+        when it vanished) if the version moved on: the caller lost a race and must re-read.
+        """
+        ...
+
+    def events(self, job_id: str, limit: int = 200) -> list[JobEvent]:
+        """The job's history, oldest first (events past retention may be gone)."""
+        ...
+
+    def stale(self, status: JobStatus, before: float, limit: int = 100) -> list[Job]:
+        """Jobs in ``status`` not touched since ``before``.
+
+        For ``processing`` the lease decides (``lease_expires_at < before``); for other states
+        ``updated_at < before``. The reconciler uses this to find lost work.
+        """
+        ...
+
+    def expire_events(self, before: float) -> int:
+        """Delete events whose retention ended before ``before``; return how many went."""
+        ...
+
+
+class UserStore(Protocol):
+    """Users (seed 000's fields) and their hashed API keys."""
+
+    def create_user(self, user: User) -> None:
+        """Insert; raise :class:`~jobgate.errors.Conflict` when the user id is taken."""
+        ...
+
+    def get_user(self, user_id: str) -> User | None: ...
+
+    def list_users(self, cursor: str | None = None, limit: int = 50) -> Page[User]: ...
+
+    def add_key(self, key: ApiKey) -> None: ...
+
+    def revoke_key(self, user_id: str, key_id: str, at: float) -> bool:
+        """Mark the key revoked; False when the user has no such live key."""
+        ...
+
+    def find_key(self, key_hash: str) -> ApiKey | None:
+        """The key whose sha256 is ``key_hash`` (revoked or not), or None."""
+        ...
+
+    def list_keys(self, user_id: str) -> list[ApiKey]: ...
+
+
+class JobQueue(Protocol):
+    """A consumer-style queue with SQS semantics.
+
+    ``receive`` hides each message for the visibility timeout and hands out a receipt;
+    ``ack`` deletes, ``extend`` pushes the timeout out (heartbeat), ``release`` makes it visible
+    again after a delay (retry backoff). A message received more often than the queue's maximum
+    without being acked moves to the dead-letter queue. Delivery is at least once.
+    """
+
+    def send(self, messages: Sequence[OutgoingMessage]) -> list[str]:
+        """Enqueue a batch (atomic on local); return the message ids in order."""
+        ...
+
+    def receive(
+        self, max_messages: int, wait_seconds: float, visibility_timeout: float
+    ) -> list[Delivery]:
+        """Up to ``max_messages`` visible messages; blocks up to ``wait_seconds`` while empty
+        and returns as soon as a message arrives (long polling). ``[]`` on timeout."""
+        ...
+
+    def ack(self, receipts: Sequence[str]) -> None:
+        """Delete the messages. A stale receipt is ignored (as SQS may), never an error."""
+        ...
+
+    def extend(self, receipt: str, visibility_timeout: float) -> None:
+        """Hide the message for ``visibility_timeout`` more seconds from now.
+        Raises :class:`~jobgate.errors.StaleReceipt` when the receipt is no longer current."""
+        ...
+
+    def release(self, receipt: str, delay_seconds: float) -> None:
+        """Make the message visible again after ``delay_seconds`` (0: at once)."""
+        ...
+
+    def stats(self) -> QueueStats: ...
+
+
+class DeadLetters(Protocol):
+    """The dead-letter queue beside the job queue."""
+
+    def bury(self, delivery: Delivery) -> None:
+        """Move a received message to the dead-letter queue (the job's last attempt failed)."""
+        ...
+
+    def peek(self, limit: int = 100) -> list[Delivery]:
+        """Dead-lettered messages, oldest first, without taking them."""
+        ...
+
+    def redrive(self, message_ids: Sequence[str] | None = None) -> list[Delivery]:
+        """Move messages (all when None) back to the job queue; return what moved."""
+        ...
+
+    def purge(self) -> int:
+        """Delete every dead-lettered message; return how many."""
+        ...
+
+
+class BlobStore(Protocol):
+    """Payloads, results and artifacts, under deterministic keys."""
+
+    def put(self, key: str, data: bytes, content_type: str) -> BlobRef:
+        """Write atomically: readers see the old blob, or the whole new one, never a part."""
+        ...
+
+    def get(self, key: str) -> bytes:
+        """The blob's bytes; :class:`~jobgate.errors.NotFound` when absent."""
+        ...
+
+    def head(self, key: str) -> BlobRef | None:
+        """The blob's reference when it exists."""
+        ...
+
+    def signed_url(self, key: str, expires_in: int, filename: str | None = None) -> str:
+        """A URL anyone holding it may GET until it expires (relative for the local backend)."""
+        ...
+
+
+class SignedBlobServer(Protocol):
+    """For backends whose blob URLs the API serves itself (local): check and resolve one."""
+
+    def resolve(
+        self, key: str, expires: int, signature: str, filename: str | None
+    ) -> tuple[Path, BlobRef]:
+        """The file behind a signed URL; :class:`~jobgate.errors.Forbidden` when the signature
+        is not ours or has expired, :class:`~jobgate.errors.NotFound` when the blob is gone."""
+        ...
+
+
+class ScheduleStore(Protocol):
+    """Where each schedule stands, shared by every scheduler process."""
+
+    def get_state(self, name: str) -> ScheduleState: ...
+
+    def advance(self, state: ScheduleState, last_tick: float, missed: int) -> bool:
+        """Compare-and-set on ``state.version``; False when another scheduler moved first."""
+        ...
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One backend's adapters, built by :mod:`jobgate.bootstrap`.
+
+    ``atomic()`` groups port calls into one transaction where the backend can (local: one
+    SQLite transaction, so a submit writes the record and its message together); on backends
+    that cannot, it is a no-op and the reconciler repairs a half-done submit.
+    """
+
+    name: str
+    jobs: JobStore
+    users: UserStore
+    queue: JobQueue
+    dead_letters: DeadLetters
+    blobs: BlobStore
+    schedules: ScheduleStore
+    atomic: Callable[[], AbstractContextManager[None]]
+    close: Callable[[], None]
+    blob_server: SignedBlobServer | None = None

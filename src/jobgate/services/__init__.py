@@ -1,0 +1,1 @@
+"""Policy: submit, execute, query, users, schedules, maintenance. Backends only translate."""

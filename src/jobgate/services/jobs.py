@@ -1,0 +1,226 @@
+"""Submitting, reading, listing and cancelling jobs: the policy behind the HTTP contract.
+
+Owner scoping lives here: every read takes the caller's owner id (``None`` for the admin), and
+another owner's job is reported exactly like a missing one (:class:`NotFound`), so ids leak
+nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from jobgate.domain.ids import is_valid_id, new_id
+from jobgate.domain.models import (
+    JSON,
+    BlobRef,
+    Job,
+    JobEvent,
+    JobStatus,
+    OutgoingMessage,
+    Page,
+)
+from jobgate.errors import Conflict, IdempotencyConflict, NotFound, TransitionConflict
+from jobgate.ports import Backend
+from jobgate.registry import JobGate
+
+ENVELOPE_VERSION = 1
+
+
+def envelope(job: Job) -> OutgoingMessage:
+    """The queue message for a job: a versioned pointer; the ledger holds the rest."""
+    body = json.dumps({"v": ENVELOPE_VERSION, "job_id": job.job_id}, separators=(",", ":"))
+    return OutgoingMessage(body, {"JobType": job.type, "Owner": job.owner})
+
+
+def request_hash(job_type: str, payload: JSON, max_attempts: int | None) -> str:
+    canonical = json.dumps(
+        {"type": job_type, "payload": payload, "max_attempts": max_attempts},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def payload_key(owner: str, job_id: str) -> str:
+    return f"{owner}/{job_id}/payload.json"
+
+
+def result_key(owner: str, job_id: str) -> str:
+    return f"{owner}/{job_id}/result.json"
+
+
+def artifact_key(owner: str, job_id: str, name: str) -> str:
+    return f"{owner}/{job_id}/artifacts/{name}"
+
+
+@dataclass(frozen=True)
+class ResultView:
+    """A finished job's result: inline JSON, or a signed URL to the stored blob."""
+
+    job: Job
+    inline: JSON = None
+    url: str | None = None
+
+
+class JobService:
+    def __init__(
+        self,
+        backend: Backend,
+        app: JobGate,
+        *,
+        inline_payload_bytes: int = 65_536,
+        url_expiry_seconds: int = 300,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._backend = backend
+        self._app = app
+        self._inline_payload_bytes = inline_payload_bytes
+        self._url_expiry = url_expiry_seconds
+        self._clock = clock
+
+    def submit(
+        self,
+        owner: str,
+        job_type: str,
+        payload: JSON,
+        *,
+        idempotency_key: str | None = None,
+        max_attempts: int | None = None,
+        delay_seconds: int = 0,
+    ) -> tuple[Job, bool]:
+        """Record a job and enqueue it; return ``(job, created)``.
+
+        Same owner + same ``idempotency_key`` + same request returns the first job and
+        ``created=False``; the same key with a different request raises IdempotencyConflict.
+        On the local backend the record and the message commit together; elsewhere the
+        record goes first and the reconciler re-sends a message that never left.
+        """
+        spec = self._app.get(job_type)
+        digest = request_hash(job_type, payload, max_attempts)
+        now = self._clock()
+        job_id = new_id(now)
+        encoded = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        payload_ref: BlobRef | None = None
+        if len(encoded) > self._inline_payload_bytes:
+            # Written before the record: a crash leaves an orphan blob, never a dangling pointer.
+            payload_ref = self._backend.blobs.put(
+                payload_key(owner, job_id), encoded, "application/json"
+            )
+        job = Job(
+            job_id=job_id,
+            owner=owner,
+            type=job_type,
+            status=JobStatus.QUEUED,
+            created_at=now,
+            updated_at=now,
+            payload=None if payload_ref else payload,
+            payload_ref=payload_ref,
+            max_attempts=max_attempts or spec.max_attempts,
+            timeout=spec.timeout,
+            run_after=now + delay_seconds if delay_seconds else None,
+            idempotency_key=idempotency_key,
+            request_hash=digest,
+        )
+        event = JobEvent(job_id, now, "submitted", JobStatus.QUEUED, 0, {"type": job_type})
+        message = envelope(job)
+        if delay_seconds:
+            message = OutgoingMessage(message.body, message.attributes, delay_seconds)
+        with self._backend.atomic():
+            stored, created = self._backend.jobs.create(job, event)
+            if created:
+                self._backend.queue.send([message])
+        if not created and stored.request_hash != digest:
+            raise IdempotencyConflict(
+                f"Idempotency-Key {idempotency_key!r} was used for job {stored.job_id} "
+                "with a different request",
+                job_id=stored.job_id,
+            )
+        return stored, created
+
+    def get(self, owner: str | None, job_id: str) -> Job:
+        """The job if ``owner`` may see it (``None``: the admin sees all); NotFound otherwise."""
+        job = self._backend.jobs.get(job_id) if is_valid_id(job_id) else None
+        if job is None or (owner is not None and job.owner != owner):
+            raise NotFound(f"no job {job_id!r}")
+        return job
+
+    def list_jobs(
+        self,
+        owner: str | None,
+        *,
+        status: JobStatus | None = None,
+        job_type: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page[Job]:
+        return self._backend.jobs.list_jobs(
+            owner, status=status, job_type=job_type, cursor=cursor, limit=limit
+        )
+
+    def events(self, owner: str | None, job_id: str) -> list[JobEvent]:
+        self.get(owner, job_id)
+        return self._backend.jobs.events(job_id)
+
+    def cancel(self, owner: str | None, job_id: str) -> Job:
+        """Cancel: ``queued`` becomes ``cancelled`` at once (it will never run); ``processing``
+        gets ``cancel_requested`` and the handler sees ``ctx.cancelled()``; a finished job is a
+        409 (terminal states never change)."""
+        job = self.get(owner, job_id)
+        for _ in range(5):
+            now = self._clock()
+            if job.terminal:
+                raise Conflict(f"job {job_id} is already {job.status.value}", status=job.status)
+            if job.status is JobStatus.QUEUED:
+                changes: dict[str, Any] = {
+                    "status": JobStatus.CANCELLED,
+                    "updated_at": now,
+                    "finished_at": now,
+                }
+                event = JobEvent(job_id, now, "cancelled", JobStatus.CANCELLED, job.attempt)
+            elif job.cancel_requested:
+                return job
+            else:
+                changes = {"cancel_requested": True, "updated_at": now}
+                event = JobEvent(job_id, now, "cancel_requested", job.status, job.attempt)
+            try:
+                return self._backend.jobs.transition(job, changes, event)
+            except TransitionConflict as exc:
+                if exc.current is None:
+                    raise NotFound(f"no job {job_id!r}") from exc
+                job = exc.current
+        raise Conflict(f"job {job_id} is changing too fast to cancel; try again")
+
+    def result(self, owner: str | None, job_id: str) -> ResultView:
+        """A completed job's result; 409 while it is not completed."""
+        job = self.get(owner, job_id)
+        if job.status is not JobStatus.COMPLETED:
+            raise Conflict(f"job {job_id} is {job.status.value}, not completed", status=job.status)
+        if job.result_ref is not None:
+            return ResultView(job, url=self.signed_url(job.result_ref, "result.json"))
+        return ResultView(job, inline=job.result)
+
+    def download_url(self, owner: str | None, job_id: str, artifact: str | None) -> str:
+        """A fresh signed URL for an artifact (default: the first one) or the stored result."""
+        job = self.get(owner, job_id)
+        if job.status is not JobStatus.COMPLETED:
+            raise Conflict(f"job {job_id} is {job.status.value}, not completed", status=job.status)
+        refs = {ref.key.rsplit("/", 1)[-1]: ref for ref in job.artifacts}
+        if artifact is not None:
+            if artifact not in refs:
+                raise NotFound(f"job {job_id} has no artifact {artifact!r}")
+            return self.signed_url(refs[artifact], artifact)
+        if job.artifacts:
+            first = job.artifacts[0]
+            return self.signed_url(first, first.key.rsplit("/", 1)[-1])
+        if job.result_ref is not None:
+            return self.signed_url(job.result_ref, "result.json")
+        raise NotFound(f"job {job_id} has no stored file; its result is inline")
+
+    def signed_url(self, ref: BlobRef, filename: str) -> str:
+        return self._backend.blobs.signed_url(ref.key, self._url_expiry, filename)

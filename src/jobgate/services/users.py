@@ -1,0 +1,91 @@
+"""Users, API keys and authentication.
+
+A key is shown once, when issued: ``jg_<key id>_<secret>``. Only its sha256 is stored, so a
+leaked database holds no usable key. The admin key comes from ``JOBGATE_ADMIN_KEY`` (or the file
+``JOBGATE_ADMIN_KEY_FILE`` names) and is compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from jobgate.domain.ids import new_id
+from jobgate.domain.models import ApiKey, Page, User
+from jobgate.errors import NotFound, Unauthorized
+from jobgate.ports import Backend
+
+ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user, or the admin (who owns the jobs they submit as ``admin``)."""
+
+    owner: str
+    is_admin: bool = False
+    key_id: str | None = None
+
+    @property
+    def scope(self) -> str | None:
+        """The owner filter for reads: the admin sees every owner's jobs."""
+        return None if self.is_admin else self.owner
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class UserService:
+    def __init__(
+        self, backend: Backend, admin_key: str | None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._b = backend
+        self._admin_hash = hash_key(admin_key) if admin_key else None
+        self._clock = clock
+
+    def create_user(self, name: str, email: str, user_id: str | None = None) -> tuple[User, str]:
+        """Create a user and their first API key; the raw key is returned only here."""
+        user = User(user_id or new_id(), name, email, self._clock())
+        self._b.users.create_user(user)
+        return user, self.issue_key(user.user_id)
+
+    def get_user(self, user_id: str) -> User:
+        user = self._b.users.get_user(user_id)
+        if user is None:
+            raise NotFound(f"no user {user_id!r}")
+        return user
+
+    def list_users(self, cursor: str | None, limit: int) -> Page[User]:
+        return self._b.users.list_users(cursor, limit)
+
+    def issue_key(self, user_id: str) -> str:
+        self.get_user(user_id)
+        key_id = secrets.token_hex(6)
+        raw = f"jg_{key_id}_{secrets.token_urlsafe(32)}"
+        self._b.users.add_key(ApiKey(key_id, user_id, hash_key(raw), self._clock()))
+        return raw
+
+    def revoke_key(self, user_id: str, key_id: str) -> None:
+        if not self._b.users.revoke_key(user_id, key_id, self._clock()):
+            raise NotFound(f"user {user_id!r} has no live key {key_id!r}")
+
+    def list_keys(self, user_id: str) -> list[ApiKey]:
+        self.get_user(user_id)
+        return self._b.users.list_keys(user_id)
+
+    def authenticate(self, raw: str | None) -> Principal:
+        """The principal a raw key names; Unauthorized when missing, unknown or revoked."""
+        if not raw:
+            raise Unauthorized("send an API key in 'Authorization: Bearer …' or 'X-API-Key'")
+        digest = hash_key(raw)
+        if self._admin_hash is not None and hmac.compare_digest(digest, self._admin_hash):
+            return Principal(ADMIN, is_admin=True)
+        key = self._b.users.find_key(digest)
+        if key is None or key.revoked_at is not None:
+            raise Unauthorized("the API key is not valid")
+        return Principal(key.user_id, key_id=key.key_id)

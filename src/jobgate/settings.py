@@ -1,0 +1,69 @@
+"""Configuration, read from the environment (and ``.env``) by pydantic-settings.
+
+Every setting is ``JOBGATE_<NAME>`` (``JOBGATE_DATA_DIR``, ``JOBGATE_ADMIN_KEY`` …); the README's
+configuration reference lists them all. Nothing reads settings at import time: the composition
+root (:mod:`jobgate.bootstrap`) builds a ``Settings`` and passes what each part needs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="JOBGATE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    backend: Literal["local"] = Field("local", description="Storage backend.")
+    app: str = Field("jobgate.demo:app", description="Module and JobGate instance to load.")
+    data_dir: Path = Field(Path(".jobgate"), description="Local backend data folder.")
+    admin_key: SecretStr | None = Field(None, description="Admin API key.")
+    admin_key_file: Path | None = Field(None, description="File holding the admin API key.")
+    signing_key: SecretStr | None = Field(None, description="Secret for signed blob URLs.")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    public_url: str | None = Field(None, description="Base URL used in links (default: request's).")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Allowed CORS origins."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+    access_log: bool = Field(True, description="Log one line per HTTP request.")
+
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body (413).")
+    max_json_depth: int = Field(32, ge=2, le=256, description="Deepest JSON nesting accepted.")
+    inline_payload_bytes: int = Field(65_536, ge=0, description="Larger payloads go to blobs.")
+    inline_result_bytes: int = Field(65_536, ge=0, description="Larger results go to blobs.")
+    url_expiry_seconds: int = Field(300, ge=1, le=7 * 86400)
+
+    visibility_timeout: float = Field(300.0, gt=0, description="Queue visibility timeout (s).")
+    max_receives: int = Field(10, ge=1, description="Receives before the queue dead-letters.")
+    worker_concurrency: int = Field(4, ge=1, le=256)
+    poll_wait_seconds: float = Field(20.0, ge=0, le=20)
+    shutdown_grace_seconds: float = Field(30.0, ge=0)
+    retry_base_seconds: float = Field(1.0, gt=0)
+    retry_cap_seconds: float = Field(300.0, gt=0)
+    reconcile_interval_seconds: float = Field(30.0, gt=0)
+    stale_queued_seconds: float = Field(600.0, gt=0, description="Re-send queued jobs this old.")
+    event_retention_days: float = Field(30.0, gt=0)
+    queue_retention_days: float = Field(4.0, gt=0, le=14)
+    dlq_retention_days: float = Field(14.0, gt=0, le=14)
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL"] = "NORMAL"
+    scheduler: bool = Field(True, description="Run the in-process scheduler with the worker.")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str) and not value.startswith("["):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @property
+    def heartbeat_interval(self) -> float:
+        """Extend leases and visibility three times per timeout, so one lost beat is harmless."""
+        return max(0.2, self.visibility_timeout / 3)

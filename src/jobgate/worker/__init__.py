@@ -1,0 +1,1 @@
+"""Runtimes that consume the queue: the long-polling worker and the in-process scheduler."""
