@@ -246,7 +246,7 @@ class Executor:
         if run.cancel.is_set() or run.job.cancel_requested:
             return self._cancelled(run)
         encoded = json.dumps(result, separators=(",", ":"), ensure_ascii=False).encode()
-        changes: dict[str, Any] = {"artifacts": tuple(run.artifacts.values())}
+        changes: dict[str, Any] = {"artifacts": tuple(run.artifacts.values()), "error": None}
         if len(encoded) > self._inline_result_bytes:
             key = result_key(run.job.owner, run.job.job_id)
             changes["result_ref"] = self._b.blobs.put(key, encoded, "application/json")
@@ -299,7 +299,7 @@ class Executor:
 
     def _finish(self, run: Run, status: JobStatus, changes: dict[str, Any]) -> None:
         now = self._clock()
-        detail = {"error": changes["error"].type} if "error" in changes else {}
+        detail = {"error": changes["error"].type} if changes.get("error") else {}
         self._cas_mine(
             run,
             {
@@ -456,6 +456,13 @@ class _Context:
 
     def cancelled(self) -> bool:
         return self._executor.is_cancelled(self._run)
+
+
+def close_thread_loop() -> None:
+    """Close this thread's event loop, if async handlers made one (call as a thread ends)."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_loops, "loop", None)
+    if loop is not None and not loop.is_closed():
+        loop.close()
 
 
 def _loop() -> asyncio.AbstractEventLoop:

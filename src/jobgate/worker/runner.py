@@ -21,7 +21,7 @@ from jobgate.domain.models import Delivery
 from jobgate.errors import JobGateError
 from jobgate.logs import get_logger
 from jobgate.ports import JobQueue
-from jobgate.services.execute import Executor, Run
+from jobgate.services.execute import Executor, Run, close_thread_loop
 
 _MAX_BATCH = 10  # SQS's receive maximum
 
@@ -48,7 +48,8 @@ class Worker:
         self._stopping = threading.Event()
         self._tasks: queue.Queue[Delivery | None] = queue.Queue()
         self._slots = threading.Semaphore(concurrency)
-        self._runs: dict[str, Run] = {}
+        # keyed by (job id, attempt): a timed-out attempt may still be running beside the next
+        self._runs: dict[tuple[str, int], Run] = {}
         self._runs_lock = threading.Lock()
         self._busy = 0
         self._log = get_logger(worker_id=executor.worker_id)
@@ -120,6 +121,7 @@ class Worker:
         while True:
             delivery = self._tasks.get()
             if delivery is None:
+                close_thread_loop()
                 return
             try:
                 self._handle(delivery)
@@ -135,13 +137,14 @@ class Worker:
                 self._executor_release(delivery)
             return
         run.next_beat = time.monotonic() + self._beat_every
+        key = (run.job.job_id, run.job.attempt)
         with self._runs_lock:
-            self._runs[run.job.job_id] = run
+            self._runs[key] = run
         try:
             self._executor.execute(run)
         finally:
             with self._runs_lock:
-                self._runs.pop(run.job.job_id, None)
+                self._runs.pop(key, None)
             self.processed += 1
 
     def _executor_release(self, delivery: Delivery) -> None:

@@ -1,0 +1,58 @@
+"""Shared fixtures: fresh settings and services per test, a controllable clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobgate import bootstrap, logs
+from jobgate.bootstrap import Services
+from jobgate.settings import Settings
+from tests.apps import app as test_app
+
+logs.configure("warning")
+
+ADMIN_KEY = "jg_admin_test_key_0123456789abcdef"
+
+
+class Clock:
+    """A clock tests move by hand."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "admin_key": ADMIN_KEY,
+        "signing_key": "test-signing-key-0123456789abcdef",
+        "visibility_timeout": 30.0,
+        "retry_base_seconds": 0.01,
+        "retry_cap_seconds": 0.02,
+        "app": "tests.apps:app",
+        "log_level": "warning",
+        "access_log": False,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path / "data")
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    built = bootstrap.build(settings, test_app)
+    yield built
+    built.close()

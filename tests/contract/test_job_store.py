@@ -1,0 +1,165 @@
+"""Contract: the job ledger (JobStore), on every backend."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from jobgate.domain.ids import new_id
+from jobgate.domain.models import BlobRef, Job, JobError, JobEvent, JobStatus, Progress
+from jobgate.errors import TransitionConflict, ValidationFailed
+from jobgate.ports import Backend
+
+
+def make_job(owner: str = "alice", key: str | None = None, **fields: object) -> Job:
+    now = time.time()
+    values: dict[str, object] = {
+        "job_id": new_id(now),
+        "owner": owner,
+        "type": "echo",
+        "status": JobStatus.QUEUED,
+        "created_at": now,
+        "updated_at": now,
+        "payload": {"n": 1, "text": "héllo"},
+        "idempotency_key": key,
+        "request_hash": "h1",
+    }
+    values.update(fields)
+    return Job(**values)  # type: ignore[arg-type]
+
+
+def submitted(job: Job) -> JobEvent:
+    return JobEvent(job.job_id, job.created_at, "submitted", job.status, 0)
+
+
+def test_created_job_reads_back_field_for_field(backend: Backend) -> None:
+    # given a job with every kind of field set
+    job = make_job(
+        payload_ref=BlobRef("a/b/payload.json", 10, "ab" * 32, "application/json"),
+        progress=Progress(12.5, "note"),
+        error=JobError("E", "m", True),
+        run_after=time.time() + 5,
+    )
+    # when it is created and read
+    stored, created = backend.jobs.create(job, submitted(job))
+    # then it comes back unchanged
+    assert created is True
+    assert backend.jobs.get(job.job_id) == stored == job
+
+
+def test_missing_job_is_none(backend: Backend) -> None:
+    assert backend.jobs.get(new_id()) is None
+
+
+def test_same_owner_and_key_returns_the_first_job(backend: Backend) -> None:
+    first = make_job(key="k1")
+    backend.jobs.create(first, submitted(first))
+    second = make_job(key="k1", request_hash="h2")
+    stored, created = backend.jobs.create(second, submitted(second))
+    assert created is False
+    assert stored.job_id == first.job_id
+    assert backend.jobs.get(second.job_id) is None
+
+
+def test_idempotency_keys_are_scoped_to_the_owner(backend: Backend) -> None:
+    mine, theirs = make_job("alice", key="k"), make_job("bob", key="k")
+    assert backend.jobs.create(mine, submitted(mine))[1] is True
+    assert backend.jobs.create(theirs, submitted(theirs))[1] is True
+
+
+def test_transition_is_compare_and_set_on_version(backend: Backend) -> None:
+    job = make_job()
+    backend.jobs.create(job, submitted(job))
+    event = JobEvent(job.job_id, time.time(), "claimed", JobStatus.PROCESSING, 1)
+    moved = backend.jobs.transition(job, {"status": JobStatus.PROCESSING, "attempt": 1}, event)
+    assert moved.version == job.version + 1
+    assert backend.jobs.get(job.job_id) == moved
+    # a second writer holding the old version loses, and learns the current record
+    with pytest.raises(TransitionConflict) as lost:
+        backend.jobs.transition(job, {"status": JobStatus.CANCELLED}, None)
+    assert lost.value.current == moved
+
+
+def test_concurrent_claims_have_one_winner(backend: Backend) -> None:
+    job = make_job()
+    backend.jobs.create(job, submitted(job))
+    wins: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def claim(n: int) -> None:
+        barrier.wait()
+        try:
+            backend.jobs.transition(job, {"status": JobStatus.PROCESSING, "attempt": 1}, None)
+            wins.append(n)
+        except TransitionConflict:
+            pass
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1
+
+
+def test_events_are_appended_in_order(backend: Backend) -> None:
+    job = make_job()
+    backend.jobs.create(job, submitted(job))
+    now = time.time()
+    claimed = backend.jobs.transition(
+        job,
+        {"status": JobStatus.PROCESSING},
+        JobEvent(job.job_id, now, "claimed", JobStatus.PROCESSING, 1),
+    )
+    backend.jobs.transition(claimed, {"progress": Progress(50, "half")}, None)  # no event
+    kinds = [e.kind for e in backend.jobs.events(job.job_id)]
+    assert kinds == ["submitted", "claimed"]
+
+
+def test_listing_pages_newest_first_with_filters(backend: Backend) -> None:
+    jobs = []
+    for i in range(7):
+        job = make_job("carol", type="echo" if i % 2 else "other")
+        backend.jobs.create(job, submitted(job))
+        jobs.append(job)
+        time.sleep(0.002)  # distinct milliseconds keep the expected order exact
+    other = make_job("dave")
+    backend.jobs.create(other, submitted(other))
+
+    page1 = backend.jobs.list_jobs("carol", limit=3)
+    page2 = backend.jobs.list_jobs("carol", limit=3, cursor=page1.cursor)
+    page3 = backend.jobs.list_jobs("carol", limit=3, cursor=page2.cursor)
+    ids = [j.job_id for p in (page1, page2, page3) for j in p.items]
+    assert ids == [j.job_id for j in reversed(jobs)]
+    assert page3.cursor is None
+    echo_only = backend.jobs.list_jobs("carol", job_type="echo")
+    assert {j.type for j in echo_only.items} == {"echo"} and len(echo_only.items) == 3
+    assert backend.jobs.list_jobs("carol", status=JobStatus.COMPLETED).items == []
+    assert len(backend.jobs.list_jobs(None).items) == 8
+
+
+def test_a_forged_cursor_is_a_validation_error(backend: Backend) -> None:
+    with pytest.raises(ValidationFailed):
+        backend.jobs.list_jobs("x", cursor="!!not base64!!\x00")
+
+
+def test_stale_finds_old_queued_and_expired_leases(backend: Backend) -> None:
+    old = make_job(created_at=100.0, updated_at=100.0)
+    fresh = make_job()
+    leased = make_job(status=JobStatus.PROCESSING, lease_expires_at=200.0)
+    live = make_job(status=JobStatus.PROCESSING, lease_expires_at=time.time() + 60)
+    for job in (old, fresh, leased, live):
+        backend.jobs.create(job, submitted(job))
+    before = time.time() - 1
+    assert [j.job_id for j in backend.jobs.stale(JobStatus.QUEUED, before)] == [old.job_id]
+    assert [j.job_id for j in backend.jobs.stale(JobStatus.PROCESSING, before)] == [leased.job_id]
+
+
+def test_events_past_retention_expire(backend: Backend) -> None:
+    job = make_job()
+    backend.jobs.create(job, submitted(job))
+    assert backend.jobs.expire_events(time.time()) == 0
+    assert backend.jobs.expire_events(time.time() + 365 * 86400) == 1
+    assert backend.jobs.events(job.job_id) == []

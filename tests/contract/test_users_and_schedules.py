@@ -1,0 +1,52 @@
+"""Contract: users and keys (UserStore), schedule state (ScheduleStore)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from jobgate.domain.models import ApiKey, ScheduleState, User
+from jobgate.errors import Conflict
+from jobgate.ports import Backend
+
+
+def test_users_create_get_list_and_conflict(backend: Backend) -> None:
+    for name in ("b", "a", "c"):
+        backend.users.create_user(User(f"user-{name}", name.upper(), f"{name}@x.io", time.time()))
+    assert backend.users.get_user("user-a") == User(
+        "user-a", "A", "a@x.io", pytest.approx(time.time(), abs=5)
+    )  # type: ignore[arg-type]
+    with pytest.raises(Conflict):
+        backend.users.create_user(User("user-a", "again", "a@x.io", time.time()))
+    first = backend.users.list_users(limit=2)
+    rest = backend.users.list_users(first.cursor, limit=2)
+    assert [u.user_id for u in first.items + rest.items] == ["user-a", "user-b", "user-c"]
+    assert rest.cursor is None
+    assert backend.users.get_user("nobody") is None
+
+
+def test_keys_are_found_by_hash_and_revoked(backend: Backend) -> None:
+    backend.users.create_user(User("u1", "U", "u@x.io", time.time()))
+    backend.users.add_key(ApiKey("k1", "u1", "hash-1", time.time()))
+    assert backend.users.find_key("hash-1") == ApiKey(
+        "k1", "u1", "hash-1", pytest.approx(time.time(), abs=5)
+    )  # type: ignore[arg-type]
+    assert backend.users.revoke_key("u1", "k1", time.time()) is True
+    assert backend.users.revoke_key("u1", "k1", time.time()) is False
+    found = backend.users.find_key("hash-1")
+    assert found is not None and found.revoked_at is not None
+    assert [k.key_id for k in backend.users.list_keys("u1")] == ["k1"]
+    assert backend.users.find_key("unknown") is None
+
+
+def test_schedule_state_advances_by_compare_and_set(backend: Backend) -> None:
+    fresh = backend.schedules.get_state("s")
+    assert fresh == ScheduleState("s", None, 0, 0)
+    assert backend.schedules.advance(fresh, 60.0, 0) is True
+    assert backend.schedules.advance(fresh, 60.0, 0) is False  # someone else moved first
+    now = backend.schedules.get_state("s")
+    assert (now.last_tick, now.version) == (60.0, 1)
+    assert backend.schedules.advance(now, 120.0, 2) is True
+    assert backend.schedules.advance(now, 120.0, 2) is False
+    assert backend.schedules.get_state("s").missed == 2
