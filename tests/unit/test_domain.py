@@ -43,8 +43,8 @@ def test_registry_refuses_bad_definitions() -> None:
 
 
 def test_load_app_names_what_is_wrong() -> None:
-    with pytest.raises(ValueError, match="package.module:app"):
+    with pytest.raises(ValueError, match=r"package\.module:app"):
         load_app("tests.apps")
-    with pytest.raises(ValueError, match="not a jobgate.JobGate"):
+    with pytest.raises(ValueError, match=r"not a jobgate\.JobGate"):
         load_app("tests.apps:record_effect")
     assert "echo" in load_app("tests.apps:app").job_types
