@@ -14,6 +14,7 @@ from jobgate.logs import get_logger
 
 PROBLEM = "application/problem+json"
 _log = get_logger(component="api")
+_RESERVED = frozenset({"type", "title", "status", "detail", "instance"})
 
 
 def problem(
@@ -51,7 +52,11 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, BackendUnavailable):
             headers = {"Retry-After": str(exc.retry_after)}
             _log.warning("backend_unavailable", detail=exc.detail)
-        extra = {k: v for k, v in exc.extra.items() if isinstance(v, str | int | float | list)}
+        extra = {
+            k: v
+            for k, v in exc.extra.items()
+            if k not in _RESERVED and isinstance(v, str | int | float | list)
+        }
         if exc.status >= 500 and not isinstance(exc, BackendUnavailable):
             _log.error("internal_error", error=exc.detail)
         return problem(exc.status, exc.title, exc.detail, request.url.path, headers, **extra)
