@@ -9,7 +9,10 @@ from jobgate.bootstrap import Services
 
 
 def nothing_written(services: Services) -> bool:
-    return services.backend.jobs.list_jobs(None).items == [] and services.backend.queue.stats().depth == 0
+    return (
+        services.backend.jobs.list_jobs(None).items == []
+        and services.backend.queue.stats().depth == 0
+    )
 
 
 def nested(depth: int) -> str:
@@ -22,26 +25,58 @@ BAD_BODIES = [
     ("not UTF-8", b'{"type": "echo", "payload": "\xff\xfe"}', "application/json", 400),
     ("unknown job type", b'{"type": "nope"}', "application/json", 422),
     ("job type with bad characters", b'{"type": "../etc"}', "application/json", 422),
-    ("extra field (mass assignment)", b'{"type": "echo", "status": "completed"}', "application/json", 422),
+    (
+        "extra field (mass assignment)",
+        b'{"type": "echo", "status": "completed"}',
+        "application/json",
+        422,
+    ),
     ("extra owner field", b'{"type": "echo", "owner": "bob"}', "application/json", 422),
     ("wrong type", b'{"type": 42}', "application/json", 422),
     ("wrong max_attempts", b'{"type": "echo", "max_attempts": "many"}', "application/json", 422),
-    ("max_attempts out of range", b'{"type": "echo", "max_attempts": 1000}', "application/json", 422),
+    (
+        "max_attempts out of range",
+        b'{"type": "echo", "max_attempts": 1000}',
+        "application/json",
+        422,
+    ),
     ("missing type", b'{"payload": 1}', "application/json", 422),
     ("body is a list", b'[{"type": "echo"}]', "application/json", 422),
     ("NUL in payload", b'{"type": "echo", "payload": "a\\u0000b"}', "application/json", 422),
-    ("NUL in payload key", b'{"type": "echo", "payload": {"a\\u0000": 1}}', "application/json", 422),
+    (
+        "NUL in payload key",
+        b'{"type": "echo", "payload": {"a\\u0000": 1}}',
+        "application/json",
+        422,
+    ),
     ("lone surrogate", b'{"type": "echo", "payload": "\\udc80"}', "application/json", None),
-    ("deep nesting (40)", b'{"type": "echo", "payload": ' + nested(40).encode() + b"}", "application/json", 422),
-    ("deep nesting (100000)", b'{"type": "echo", "payload": ' + nested(100000).encode() + b"}", "application/json", None),
-    ("huge integer", b'{"type": "echo", "payload": ' + b"9" * 5000 + b"}", "application/json", None),
+    (
+        "deep nesting (40)",
+        b'{"type": "echo", "payload": ' + nested(40).encode() + b"}",
+        "application/json",
+        422,
+    ),
+    (
+        "deep nesting (100000)",
+        b'{"type": "echo", "payload": ' + nested(100000).encode() + b"}",
+        "application/json",
+        None,
+    ),
+    (
+        "huge integer",
+        b'{"type": "echo", "payload": ' + b"9" * 5000 + b"}",
+        "application/json",
+        None,
+    ),
     ("form body", b"type=echo", "application/x-www-form-urlencoded", 415),
     ("no content type", b'{"type": "echo"}', "", 415),
     ("empty body", b"", "application/json", 400),
 ]
 
 
-@pytest.mark.parametrize(("case", "body", "content_type", "status"), BAD_BODIES, ids=[c[0] for c in BAD_BODIES])
+@pytest.mark.parametrize(
+    ("case", "body", "content_type", "status"), BAD_BODIES, ids=[c[0] for c in BAD_BODIES]
+)
 def test_bad_body_is_a_4xx_problem_and_writes_nothing(
     client: TestClient,
     services: Services,
@@ -63,22 +98,30 @@ def test_bad_body_is_a_4xx_problem_and_writes_nothing(
     assert nothing_written(services)
 
 
-def test_body_over_the_limit_is_413(client: TestClient, services: Services, alice: dict[str, str]) -> None:
+def test_body_over_the_limit_is_413(
+    client: TestClient, services: Services, alice: dict[str, str]
+) -> None:
     body = b'{"type": "echo", "payload": "' + b"x" * 2_000_000 + b'"}'
-    response = client.post("/jobs", content=body, headers={**alice, "Content-Type": "application/json"})
+    response = client.post(
+        "/jobs", content=body, headers={**alice, "Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
     assert nothing_written(services)
 
 
-def test_streamed_body_over_the_limit_is_413(client: TestClient, services: Services, alice: dict[str, str]) -> None:
+def test_streamed_body_over_the_limit_is_413(
+    client: TestClient, services: Services, alice: dict[str, str]
+) -> None:
     def chunks():  # no Content-Length: chunked transfer
         yield b'{"type": "echo", "payload": "'
         for _ in range(40):
             yield b"x" * 65536
         yield b'"}'
 
-    response = client.post("/jobs", content=chunks(), headers={**alice, "Content-Type": "application/json"})
+    response = client.post(
+        "/jobs", content=chunks(), headers={**alice, "Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     assert nothing_written(services)
 
@@ -92,15 +135,21 @@ def test_streamed_body_over_the_limit_is_413(client: TestClient, services: Servi
         ({"Authorization": "Basic dXNlcjpwYXNz"}, 401),
     ],
 )
-def test_missing_or_bad_keys_are_401(client: TestClient, services: Services, headers: dict[str, str], status: int) -> None:
+def test_missing_or_bad_keys_are_401(
+    client: TestClient, services: Services, headers: dict[str, str], status: int
+) -> None:
     response = client.post("/jobs", json={"type": "echo"}, headers=headers)
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
     assert nothing_written(services)
 
 
-def test_bad_idempotency_key_is_422(client: TestClient, services: Services, alice: dict[str, str]) -> None:
-    response = client.post("/jobs", json={"type": "echo"}, headers={**alice, "Idempotency-Key": "x" * 300})
+def test_bad_idempotency_key_is_422(
+    client: TestClient, services: Services, alice: dict[str, str]
+) -> None:
+    response = client.post(
+        "/jobs", json={"type": "echo"}, headers={**alice, "Idempotency-Key": "x" * 300}
+    )
     assert response.status_code == 422
     assert nothing_written(services)
 

@@ -9,7 +9,9 @@ from jobgate.domain.models import JobStatus
 from tests.support import running_worker, wait_status
 
 
-def test_submit_answers_202_with_location_and_status(client: TestClient, alice: dict[str, str]) -> None:
+def test_submit_answers_202_with_location_and_status(
+    client: TestClient, alice: dict[str, str]
+) -> None:
     response = client.post("/jobs", json={"type": "echo", "payload": {"a": 1}}, headers=alice)
     assert response.status_code == 202
     body = response.json()
@@ -20,8 +22,12 @@ def test_submit_answers_202_with_location_and_status(client: TestClient, alice: 
     assert "x-request-id" in response.headers
 
 
-def test_result_inline_after_completion(client: TestClient, services: Services, alice: dict[str, str]) -> None:
-    job_id = client.post("/jobs", json={"type": "echo", "payload": [1, "two"]}, headers=alice).json()["job_id"]
+def test_result_inline_after_completion(
+    client: TestClient, services: Services, alice: dict[str, str]
+) -> None:
+    job_id = client.post(
+        "/jobs", json={"type": "echo", "payload": [1, "two"]}, headers=alice
+    ).json()["job_id"]
     early = client.get(f"/jobs/{job_id}/result", headers=alice)
     assert early.status_code == 409 and early.headers["content-type"] == "application/problem+json"
     with running_worker(services):
@@ -35,14 +41,18 @@ def test_result_inline_after_completion(client: TestClient, services: Services, 
 def test_stored_result_redirects_to_a_signed_url(
     client: TestClient, services: Services, alice: dict[str, str]
 ) -> None:
-    job_id = client.post("/jobs", json={"type": "big", "payload": {"size": 100000}}, headers=alice).json()["job_id"]
+    job_id = client.post(
+        "/jobs", json={"type": "big", "payload": {"size": 100000}}, headers=alice
+    ).json()["job_id"]
     with running_worker(services):
         wait_status(services, job_id, JobStatus.COMPLETED)
     redirect = client.get(f"/jobs/{job_id}/result", headers=alice, follow_redirects=False)
     assert redirect.status_code == 307
     download = client.get(redirect.headers["location"])  # no API key needed: the URL is signed
     assert download.status_code == 200 and len(download.json()["blob"]) == 100000
-    url = client.get(f"/jobs/{job_id}/download-url", params={"artifact": "data.bin"}, headers=alice).json()
+    url = client.get(
+        f"/jobs/{job_id}/download-url", params={"artifact": "data.bin"}, headers=alice
+    ).json()
     assert url["expires_in"] == 300
     artifact = client.get(url["url"])
     assert artifact.status_code == 200 and artifact.content == b"\x00\x01" * 5000
@@ -55,12 +65,16 @@ def test_stored_result_redirects_to_a_signed_url(
         assert client.get(forged).status_code in (403, 404)
 
 
-def test_list_filters_and_pages(client: TestClient, alice: dict[str, str], bob: dict[str, str]) -> None:
+def test_list_filters_and_pages(
+    client: TestClient, alice: dict[str, str], bob: dict[str, str]
+) -> None:
     for i in range(5):
         client.post("/jobs", json={"type": "echo" if i % 2 else "fail"}, headers=alice)
     client.post("/jobs", json={"type": "echo"}, headers=bob)
     first = client.get("/jobs", params={"limit": 3}, headers=alice).json()
-    second = client.get("/jobs", params={"limit": 3, "cursor": first["next_cursor"]}, headers=alice).json()
+    second = client.get(
+        "/jobs", params={"limit": 3, "cursor": first["next_cursor"]}, headers=alice
+    ).json()
     assert len(first["jobs"]) == 3 and len(second["jobs"]) == 2 and second["next_cursor"] is None
     only_echo = client.get("/jobs", params={"type": "echo"}, headers=alice).json()["jobs"]
     assert len(only_echo) == 2 and {j["type"] for j in only_echo} == {"echo"}
@@ -77,7 +91,9 @@ def test_cancel_queued_then_conflict(client: TestClient, alice: dict[str, str]) 
     assert again.status_code == 409
 
 
-def test_idempotency_key_returns_the_same_job(client: TestClient, services: Services, alice: dict[str, str]) -> None:
+def test_idempotency_key_returns_the_same_job(
+    client: TestClient, services: Services, alice: dict[str, str]
+) -> None:
     headers = {**alice, "Idempotency-Key": "order-42"}
     first = client.post("/jobs", json={"type": "echo", "payload": {"n": 1}}, headers=headers)
     second = client.post("/jobs", json={"type": "echo", "payload": {"n": 1}}, headers=headers)
@@ -91,8 +107,12 @@ def test_idempotency_key_returns_the_same_job(client: TestClient, services: Serv
     assert services.backend.queue.stats().depth == 1
 
 
-def test_idempotency_keys_are_scoped_to_the_owner(client: TestClient, alice: dict[str, str], bob: dict[str, str]) -> None:
-    a = client.post("/jobs", json={"type": "echo"}, headers={**alice, "Idempotency-Key": "k"}).json()
+def test_idempotency_keys_are_scoped_to_the_owner(
+    client: TestClient, alice: dict[str, str], bob: dict[str, str]
+) -> None:
+    a = client.post(
+        "/jobs", json={"type": "echo"}, headers={**alice, "Idempotency-Key": "k"}
+    ).json()
     b = client.post("/jobs", json={"type": "echo"}, headers={**bob, "Idempotency-Key": "k"}).json()
     assert a["job_id"] != b["job_id"]
 
@@ -103,8 +123,12 @@ def test_another_owners_job_is_a_404_everywhere(
     job_id = client.post("/jobs", json={"type": "echo"}, headers=alice).json()["job_id"]
     missing = "01ZZZZZZZZZZZZZZZZZZZZZZZZ"
     for method, path in [
-        ("GET", "/jobs/{}"), ("GET", "/jobs/{}/result"), ("GET", "/jobs/{}/download-url"),
-        ("GET", "/jobs/{}/events"), ("DELETE", "/jobs/{}"), ("GET", "/status/{}"),
+        ("GET", "/jobs/{}"),
+        ("GET", "/jobs/{}/result"),
+        ("GET", "/jobs/{}/download-url"),
+        ("GET", "/jobs/{}/events"),
+        ("DELETE", "/jobs/{}"),
+        ("GET", "/status/{}"),
     ]:
         theirs = client.request(method, path.format(job_id), headers=bob)
         nothing = client.request(method, path.format(missing), headers=bob)
@@ -121,8 +145,12 @@ def test_admin_sees_every_job(client: TestClient, alice: dict[str, str]) -> None
     assert client.get(f"/jobs/{job_id}", headers=ADMIN).status_code == 200
 
 
-def test_seed_aliases_submit_and_status(client: TestClient, services: Services, alice: dict[str, str]) -> None:
-    submitted = client.post("/submit", json={"task": "echo", "data": {"input": "test data"}}, headers=alice)
+def test_seed_aliases_submit_and_status(
+    client: TestClient, services: Services, alice: dict[str, str]
+) -> None:
+    submitted = client.post(
+        "/submit", json={"task": "echo", "data": {"input": "test data"}}, headers=alice
+    )
     assert submitted.status_code == 202
     job_id = submitted.json()["jobId"]
     assert submitted.json()["status"] == "queued"
@@ -138,7 +166,13 @@ def test_queue_status_and_health(client: TestClient, alice: dict[str, str]) -> N
 
     client.post("/jobs", json={"type": "echo"}, headers=alice)
     status = client.get("/admin/queue-status", headers=ADMIN).json()
-    assert status == {"depth": 1, "in_flight": 0, "delayed": 0, "dlq_depth": 0, "oldest_age_seconds": status["oldest_age_seconds"]}
+    assert status == {
+        "depth": 1,
+        "in_flight": 0,
+        "delayed": 0,
+        "dlq_depth": 0,
+        "oldest_age_seconds": status["oldest_age_seconds"],
+    }
     assert client.get("/api/admin/queue-status", headers=ADMIN).status_code == 200
     assert client.get("/admin/queue-status", headers=alice).status_code == 403
     assert client.get("/healthz").json() == {"status": "ok"}

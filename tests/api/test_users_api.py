@@ -8,9 +8,13 @@ from jobgate.bootstrap import Services
 from tests.api.conftest import ADMIN
 
 
-def test_admin_creates_a_user_and_the_key_is_shown_once(client: TestClient, services: Services) -> None:
+def test_admin_creates_a_user_and_the_key_is_shown_once(
+    client: TestClient, services: Services
+) -> None:
     response = client.post(
-        "/users", json={"user_id": "user-123", "name": "John Doe", "email": "john@example.com"}, headers=ADMIN
+        "/users",
+        json={"user_id": "user-123", "name": "John Doe", "email": "john@example.com"},
+        headers=ADMIN,
     )
     assert response.status_code == 201
     body = response.json()
@@ -23,15 +27,41 @@ def test_admin_creates_a_user_and_the_key_is_shown_once(client: TestClient, serv
     assert me.status_code == 200 and "api_key" not in me.json()
 
 
-def test_user_creation_needs_the_admin_and_valid_fields(client: TestClient, services: Services) -> None:
+def test_user_creation_needs_the_admin_and_valid_fields(
+    client: TestClient, services: Services
+) -> None:
     user = client.post("/users", json={"name": "A", "email": "a@example.com"}, headers=ADMIN).json()
     as_user = {"X-API-Key": user["api_key"]}
-    assert client.post("/users", json={"name": "B", "email": "b@example.com"}, headers=as_user).status_code == 403
+    assert (
+        client.post(
+            "/users", json={"name": "B", "email": "b@example.com"}, headers=as_user
+        ).status_code
+        == 403
+    )
     assert client.post("/users", json={"name": "B", "email": "b@example.com"}).status_code == 401
-    assert client.post("/users", json={"name": "B", "email": "not-an-email"}, headers=ADMIN).status_code == 422
-    assert client.post("/users", json={"name": "", "email": "b@example.com"}, headers=ADMIN).status_code == 422
-    assert client.post("/users", json={"name": "B", "email": "b@example.com", "admin": True}, headers=ADMIN).status_code == 422
-    taken = client.post("/users", json={"user_id": user["user_id"], "name": "B", "email": "b@example.com"}, headers=ADMIN)
+    assert (
+        client.post(
+            "/users", json={"name": "B", "email": "not-an-email"}, headers=ADMIN
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/users", json={"name": "", "email": "b@example.com"}, headers=ADMIN
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/users", json={"name": "B", "email": "b@example.com", "admin": True}, headers=ADMIN
+        ).status_code
+        == 422
+    )
+    taken = client.post(
+        "/users",
+        json={"user_id": user["user_id"], "name": "B", "email": "b@example.com"},
+        headers=ADMIN,
+    )
     assert taken.status_code == 409
     assert len(services.backend.users.list_users().items) == 1
 
@@ -53,7 +83,10 @@ def test_keys_can_be_issued_and_revoked(client: TestClient) -> None:
     issued = client.post(f"/users/{user['user_id']}/keys", headers=old)
     assert issued.status_code == 201
     new = {"X-API-Key": issued.json()["api_key"]}
-    assert client.delete(f"/users/{user['user_id']}/keys/{user['key_id']}", headers=new).status_code == 204
+    assert (
+        client.delete(f"/users/{user['user_id']}/keys/{user['key_id']}", headers=new).status_code
+        == 204
+    )
     assert client.get("/jobs", headers=old).status_code == 401
     assert client.get("/jobs", headers=new).status_code == 200
     keys = client.get(f"/users/{user['user_id']}/keys", headers=new).json()

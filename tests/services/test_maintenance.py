@@ -23,8 +23,13 @@ def orphan(services: Services, **fields: object) -> Job:
     """A job recorded without a message, as when the process died between the two writes."""
     now = time.time()
     job = Job(
-        job_id=new_id(now), owner="alice", type="echo", status=JobStatus.QUEUED,
-        created_at=now - 3600, updated_at=now - 3600, payload={"lost": True},
+        job_id=new_id(now),
+        owner="alice",
+        type="echo",
+        status=JobStatus.QUEUED,
+        created_at=now - 3600,
+        updated_at=now - 3600,
+        payload={"lost": True},
     )
     job = replace(job, **fields)  # type: ignore[arg-type]
     services.backend.jobs.create(job, JobEvent(job.job_id, now, "submitted", job.status, 0))
@@ -41,7 +46,9 @@ def test_queued_job_without_a_message_is_resent(services: Services) -> None:
 
 
 def test_dead_lease_without_a_message_is_requeued(services: Services) -> None:
-    job = orphan(services, status=JobStatus.PROCESSING, attempt=1, lease_expires_at=time.time() - 3600)
+    job = orphan(
+        services, status=JobStatus.PROCESSING, attempt=1, lease_expires_at=time.time() - 3600
+    )
     assert services.reconciler.run_once().leases_expired == 1
     with running_worker(services):
         done = wait_status(services, job.job_id, JobStatus.COMPLETED)

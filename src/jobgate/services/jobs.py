@@ -175,7 +175,9 @@ class JobService:
         for _ in range(5):
             now = self._clock()
             if job.terminal:
-                raise Conflict(f"job {job_id} is already {job.status.value}", job_status=job.status.value)
+                raise Conflict(
+                    f"job {job_id} is already {job.status.value}", job_status=job.status.value
+                )
             if job.status is JobStatus.QUEUED:
                 changes: dict[str, Any] = {
                     "status": JobStatus.CANCELLED,
@@ -200,7 +202,9 @@ class JobService:
         """A completed job's result; 409 while it is not completed."""
         job = self.get(owner, job_id)
         if job.status is not JobStatus.COMPLETED:
-            raise Conflict(f"job {job_id} is {job.status.value}, not completed", job_status=job.status.value)
+            raise Conflict(
+                f"job {job_id} is {job.status.value}, not completed", job_status=job.status.value
+            )
         if job.result_ref is not None:
             return ResultView(job, url=self.signed_url(job.result_ref, "result.json"))
         return ResultView(job, inline=job.result)
@@ -209,7 +213,9 @@ class JobService:
         """A fresh signed URL for an artifact (default: the first one) or the stored result."""
         job = self.get(owner, job_id)
         if job.status is not JobStatus.COMPLETED:
-            raise Conflict(f"job {job_id} is {job.status.value}, not completed", job_status=job.status.value)
+            raise Conflict(
+                f"job {job_id} is {job.status.value}, not completed", job_status=job.status.value
+            )
         refs = {ref.key.rsplit("/", 1)[-1]: ref for ref in job.artifacts}
         if artifact is not None:
             if artifact not in refs:
