@@ -39,63 +39,63 @@ def wait_all_finished(http: httpx.Client, ids: list[str], timeout: float = 60) -
 
 def test_two_hundred_jobs_results_and_artifacts_through_signed_urls(tmp_path: Path) -> None:
     # given `jobgate serve` with the demo jobs, storing every result as a blob
-    with serving("serve", tmp_path / "data", inline_result_bytes=0) as (url, _):
-        with httpx.Client(base_url=url, headers=ADMIN, timeout=30) as http:
-            user = http.post("/users", json={"name": "E2E", "email": "e2e@example.com"}).json()
-            http.headers["Authorization"] = f"Bearer {user['api_key']}"
+    with (
+        serving("serve", tmp_path / "data", inline_result_bytes=0) as (url, _),
+        httpx.Client(base_url=url, headers=ADMIN, timeout=30) as http,
+    ):
+        user = http.post("/users", json={"name": "E2E", "email": "e2e@example.com"}).json()
+        http.headers["Authorization"] = f"Bearer {user['api_key']}"
 
-            # when 200 jobs are submitted over HTTP from 8 client threads
-            def submit(n: int) -> str:
-                response = http.post("/jobs", json={"type": "echo", "payload": {"n": n}})
-                assert response.status_code == 202, response.text
-                return str(response.json()["job_id"])
+        # when 200 jobs are submitted over HTTP from 8 client threads
+        def submit(n: int) -> str:
+            response = http.post("/jobs", json={"type": "echo", "payload": {"n": n}})
+            assert response.status_code == 202, response.text
+            return str(response.json()["job_id"])
 
-            with ThreadPoolExecutor(8) as pool:
-                ids = list(pool.map(submit, range(200)))
-            archive_id = http.post(
-                "/jobs",
-                json={"type": "generate_archive", "payload": {"name": "demo", "type": "api"}},
-            ).json()["job_id"]
+        with ThreadPoolExecutor(8) as pool:
+            ids = list(pool.map(submit, range(200)))
+        archive_id = http.post(
+            "/jobs",
+            json={"type": "generate_archive", "payload": {"name": "demo", "type": "api"}},
+        ).json()["job_id"]
 
-            # then all complete
-            finished = wait_all_finished(http, [*ids, archive_id])
-            assert {j["status"] for j in finished.values()} == {"completed"}
+        # then all complete
+        finished = wait_all_finished(http, [*ids, archive_id])
+        assert {j["status"] for j in finished.values()} == {"completed"}
 
-            # a result comes through a signed URL (307 redirect, no API key needed)
-            redirect = http.get(f"/jobs/{ids[7]}/result", follow_redirects=False)
-            assert redirect.status_code == 307
-            signed = redirect.headers["location"]
-            assert httpx.get(signed).json() == {"n": 7}
+        # a result comes through a signed URL (307 redirect, no API key needed)
+        redirect = http.get(f"/jobs/{ids[7]}/result", follow_redirects=False)
+        assert redirect.status_code == 307
+        signed = redirect.headers["location"]
+        assert httpx.get(signed).json() == {"n": 7}
 
-            # the ZIP artifact downloads through its signed URL and opens
-            link = http.get(f"/jobs/{archive_id}/download-url").json()["url"]
-            download = httpx.get(link)
-            assert download.status_code == 200
-            assert download.headers["content-type"] == "application/zip"
-            names = zipfile.ZipFile(io.BytesIO(download.content)).namelist()
-            assert {"README.md", "main.py"} <= set(names)
+        # the ZIP artifact downloads through its signed URL and opens
+        link = http.get(f"/jobs/{archive_id}/download-url").json()["url"]
+        download = httpx.get(link)
+        assert download.status_code == 200
+        assert download.headers["content-type"] == "application/zip"
+        names = zipfile.ZipFile(io.BytesIO(download.content)).namelist()
+        assert {"README.md", "main.py"} <= set(names)
 
-            # a tampered URL is refused
-            parts = urlsplit(link)
-            query = parse_qs(parts.query)
-            tampered_sig = link.replace(query["sig"][0], query["sig"][0][::-1])
-            other_file = link.replace("archive.zip", "result.json", 1)
-            later = link.replace(
-                f"expires={query['expires'][0]}", f"expires={int(query['expires'][0]) + 3600}"
-            )
-            for bad in (tampered_sig, other_file, later):
-                assert httpx.get(bad).status_code == 403, bad
+        # a tampered URL is refused
+        parts = urlsplit(link)
+        query = parse_qs(parts.query)
+        tampered_sig = link.replace(query["sig"][0], query["sig"][0][::-1])
+        other_file = link.replace("archive.zip", "result.json", 1)
+        later = link.replace(
+            f"expires={query['expires'][0]}", f"expires={int(query['expires'][0]) + 3600}"
+        )
+        for bad in (tampered_sig, other_file, later):
+            assert httpx.get(bad).status_code == 403, bad
 
-            # and a correctly signed URL whose time has passed is refused too
-            key = parts.path.removeprefix("/blobs/")
-            past = int(time.time()) - 5
-            signature = UrlSigner(SIGNING_KEY.encode()).signature(key, past, "archive.zip")
-            expired = (
-                f"{url}/blobs/{quote(key)}?expires={past}&sig={signature}&filename=archive.zip"
-            )
-            refused = httpx.get(expired)
-            assert refused.status_code == 403
-            assert refused.headers["content-type"] == "application/problem+json"
+        # and a correctly signed URL whose time has passed is refused too
+        key = parts.path.removeprefix("/blobs/")
+        past = int(time.time()) - 5
+        signature = UrlSigner(SIGNING_KEY.encode()).signature(key, past, "archive.zip")
+        expired = f"{url}/blobs/{quote(key)}?expires={past}&sig={signature}&filename=archive.zip"
+        refused = httpx.get(expired)
+        assert refused.status_code == 403
+        assert refused.headers["content-type"] == "application/problem+json"
 
 
 def test_cli_submit_waits_and_prints_the_result(tmp_path: Path) -> None:

@@ -100,11 +100,11 @@ def test_two_schedulers_over_one_clock_make_one_job_per_tick(tmp_path: Path) -> 
             barrier = threading.Barrier(2)
             counts: list[int] = []
 
-            def fire(s: ScheduleService) -> None:
+            def fire(s: ScheduleService, barrier: threading.Barrier, counts: list[int]) -> None:
                 barrier.wait()
                 counts.append(s.tick())
 
-            threads = [threading.Thread(target=fire, args=(s,)) for s in schedulers]
+            threads = [threading.Thread(target=fire, args=(s, barrier, counts)) for s in schedulers]
             for t in threads:
                 t.start()
             for t in threads:

@@ -59,6 +59,12 @@ def artifact_key(owner: str, job_id: str, name: str) -> str:
     return f"{owner}/{job_id}/artifacts/{name}"
 
 
+def _require_completed(job: Job) -> None:
+    if job.status is not JobStatus.COMPLETED:
+        state = job.status.value
+        raise Conflict(f"job {job.job_id} is {state}, not completed", job_status=state)
+
+
 @dataclass(frozen=True)
 class ResultView:
     """A finished job's result: inline JSON, or a signed URL to the stored blob."""
