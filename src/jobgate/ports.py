@@ -222,3 +222,6 @@ class Backend:
     atomic: Callable[[], AbstractContextManager[None]]
     close: Callable[[], None]
     blob_server: SignedBlobServer | None = None
+    # True when every port call is fast local I/O (SQLite, files): the API then makes the calls
+    # on its event loop. False (network backends): routes run in the thread pool.
+    inline_io: bool = False

@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from jobgate.api.body import check_media_type
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def route_runner(inline_io: bool) -> Callable[[F], F]:
+    """Decorator for sync route functions that call the backend.
+
+    With a backend of fast local I/O (SQLite, sub-millisecond), the route runs right on the
+    event loop: one thread does all of the API's work, with no thread-pool hop and no GIL or
+    write-lock contention between pool threads (which cost ~10x throughput here). With a
+    network backend the function stays sync and FastAPI runs it in its thread pool.
+    """
+
+    def decorate(fn: F) -> F:
+        if not inline_io:
+            return fn
+
+        @functools.wraps(fn)
+        async def on_loop(*args: Any, **kwargs: Any) -> Any:
+            return fn(*args, **kwargs)
+
+        return on_loop  # type: ignore[return-value]
+
+    return decorate
+
 
 bearer_scheme = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key")

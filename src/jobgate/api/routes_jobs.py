@@ -8,7 +8,14 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from jobgate.api.body import check_json_value, parse_model
-from jobgate.api.deps import PROBLEM_RESPONSES, absolute, body_schema, credentials, json_body
+from jobgate.api.deps import (
+    PROBLEM_RESPONSES,
+    absolute,
+    body_schema,
+    credentials,
+    json_body,
+    route_runner,
+)
 from jobgate.api.schemas import (
     DownloadUrl,
     EventOut,
@@ -39,6 +46,7 @@ def _check_idempotency_key(value: str | None) -> None:
 
 
 def build_router(services: Services) -> APIRouter:
+    blocking = route_runner(services.backend.inline_io)
     router = APIRouter(tags=["jobs"], responses=PROBLEM_RESPONSES)
     jobs, users, settings = services.jobs, services.users, services.settings
 
@@ -49,6 +57,7 @@ def build_router(services: Services) -> APIRouter:
         openapi_extra=body_schema(SubmitJob),
         summary="Submit a job",
     )
+    @blocking
     def submit(response: Response, raw: Body, key: Key, idempotency_key: IdemKey = None) -> JobOut:
         """Record the job and enqueue it; answers at once with ``202`` and ``Location``.
         The same ``Idempotency-Key`` with the same body returns the same job."""
@@ -70,6 +79,7 @@ def build_router(services: Services) -> APIRouter:
         return JobOut.of(job)
 
     @router.get("/jobs", response_model=JobPage, summary="List your jobs")
+    @blocking
     def list_jobs(
         key: Key,
         status: JobStatus | None = None,
@@ -84,10 +94,12 @@ def build_router(services: Services) -> APIRouter:
         return JobPage(jobs=[JobOut.of(j) for j in page.items], next_cursor=page.cursor)
 
     @router.get("/jobs/{job_id}", response_model=JobOut, summary="A job's status")
+    @blocking
     def get_job(job_id: str, key: Key) -> JobOut:
         return JobOut.of(jobs.get(users.authenticate(key).scope, job_id))
 
     @router.delete("/jobs/{job_id}", response_model=JobOut, summary="Cancel a job")
+    @blocking
     def cancel_job(job_id: str, key: Key) -> JobOut:
         """``queued`` → ``cancelled`` at once; ``processing`` → the handler is asked to stop."""
         return JobOut.of(jobs.cancel(users.authenticate(key).scope, job_id))
@@ -98,6 +110,7 @@ def build_router(services: Services) -> APIRouter:
         responses={307: {"description": "Redirect to a signed URL of the stored result"}},
         summary="A completed job's result",
     )
+    @blocking
     def get_result(request: Request, job_id: str, key: Key) -> ResultOut | RedirectResponse:
         view = jobs.result(users.authenticate(key).scope, job_id)
         if view.url is not None:
@@ -105,6 +118,7 @@ def build_router(services: Services) -> APIRouter:
         return ResultOut(job_id=job_id, result=view.inline)
 
     @router.get("/jobs/{job_id}/download-url", response_model=DownloadUrl)
+    @blocking
     def download_url(
         request: Request,
         job_id: str,
@@ -118,6 +132,7 @@ def build_router(services: Services) -> APIRouter:
         )
 
     @router.get("/jobs/{job_id}/events", response_model=EventPage, summary="A job's history")
+    @blocking
     def job_events(job_id: str, key: Key) -> EventPage:
         events = jobs.events(users.authenticate(key).scope, job_id)
         return EventPage(job_id=job_id, events=[EventOut.of(e) for e in events])
@@ -130,6 +145,7 @@ def build_router(services: Services) -> APIRouter:
         tags=["seed aliases"],
         summary="Submit (seed 002 shape)",
     )
+    @blocking
     def seed_submit(
         response: Response, raw: Body, key: Key, idempotency_key: IdemKey = None
     ) -> SeedSubmitted:
@@ -147,6 +163,7 @@ def build_router(services: Services) -> APIRouter:
         tags=["seed aliases"],
         summary="Status (seed 002 shape)",
     )
+    @blocking
     def seed_status(job_id: str, key: Key) -> SeedStatus:
         return SeedStatus.of(jobs.get(users.authenticate(key).scope, job_id))
 

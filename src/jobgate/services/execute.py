@@ -144,6 +144,11 @@ class Executor:
         self._release(delivery, 1)
         return None
 
+    def begin_many(self, deliveries: list[Delivery]) -> list[Run]:
+        """:meth:`begin` for a batch; on backends that can, all claims share one transaction."""
+        with self._b.atomic():
+            return [run for d in deliveries if (run := self.begin(d)) is not None]
+
     def _job_id(self, delivery: Delivery) -> str | None:
         try:
             body = json.loads(delivery.body)
@@ -252,14 +257,20 @@ class Executor:
             changes["result_ref"] = self._b.blobs.put(key, encoded, "application/json")
         else:
             changes["result"] = result
-        self._finish(run, JobStatus.COMPLETED, changes)
-        self._b.queue.ack([run.delivery.receipt])
+        self._finish_and_ack(run, JobStatus.COMPLETED, changes)
         return JobStatus.COMPLETED.value
 
     def _cancelled(self, run: Run) -> str:
-        self._finish(run, JobStatus.CANCELLED, {})
-        self._b.queue.ack([run.delivery.receipt])
+        self._finish_and_ack(run, JobStatus.CANCELLED, {})
         return JobStatus.CANCELLED.value
+
+    def _finish_and_ack(self, run: Run, status: JobStatus, changes: dict[str, Any]) -> None:
+        # Mark finished, then delete the message. Where the backend can (local), both land in
+        # one transaction; elsewhere a crash in between leaves a message whose next delivery
+        # finds the job finished and acks it.
+        with self._b.atomic():
+            self._finish(run, status, changes)
+            self._b.queue.ack([run.delivery.receipt])
 
     def _failed(self, run: Run, exc: BaseException) -> str:
         if run.cancel.is_set() and run.job.cancel_requested:

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import threading
 import time
@@ -33,6 +32,7 @@ class Worker:
         job_queue: JobQueue,
         *,
         concurrency: int = 4,
+        prefetch: int = 4,
         poll_wait_seconds: float = 20.0,
         heartbeat_interval: float = 100.0,
         grace_seconds: float = 30.0,
@@ -46,8 +46,10 @@ class Worker:
         self._grace = grace_seconds
         self._on_idle = on_idle
         self._stopping = threading.Event()
-        self._tasks: queue.Queue[Delivery | None] = queue.Queue()
-        self._slots = threading.Semaphore(concurrency)
+        self._tasks: queue.Queue[Run | None] = queue.Queue()
+        # A slot is a claimed job in this process: running, or waiting (heartbeated) for a
+        # thread. Prefetch lets the poll loop claim in batches while threads stay busy.
+        self._slots = threading.Semaphore(concurrency + prefetch)
         # keyed by (job id, attempt): a timed-out attempt may still be running beside the next
         self._runs: dict[tuple[str, int], Run] = {}
         self._runs_lock = threading.Lock()
@@ -97,10 +99,11 @@ class Worker:
                 deliveries = []
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
-            for _ in range(free - len(deliveries)):
+            runs = self._claim(deliveries)
+            for _ in range(free - len(runs)):
                 self._slots.release()
-            for delivery in deliveries:
-                self._tasks.put(delivery)
+            for run in runs:
+                self._tasks.put(run)
             if not deliveries and self._on_idle is not None:
                 self._on_idle()
 
@@ -109,47 +112,61 @@ class Worker:
         if not self._slots.acquire(timeout=0.2):
             return 0
         taken = 1
-        while taken < _MAX_BATCH and self._slots.acquire(blocking=False):
-            taken += 1
+        # While claimed work still waits for a thread, wait a little for a fuller batch rather
+        # than receive (and claim) one message at a time.
+        while taken < _MAX_BATCH:
+            if self._slots.acquire(blocking=False) or (
+                not self._tasks.empty() and self._slots.acquire(timeout=0.05)
+            ):
+                taken += 1
+            else:
+                break
         if self._stopping.is_set():
             for _ in range(taken):
                 self._slots.release()
             return 0
         return taken
 
+    def _claim(self, deliveries: list[Delivery]) -> list[Run]:
+        """Claim a received batch (one transaction where the backend allows) and register the
+        runs for heartbeats before any of them waits for a thread."""
+        if not deliveries:
+            return []
+        try:
+            runs = self._executor.begin_many(deliveries)
+        except JobGateError as exc:
+            # Nothing was claimed; the messages come back after their visibility timeout.
+            self._log.warning("claim_failed", error=str(exc), messages=len(deliveries))
+            return []
+        now = time.monotonic()
+        with self._runs_lock:
+            for run in runs:
+                run.next_beat = now + self._beat_every
+                self._runs[(run.job.job_id, run.job.attempt)] = run
+        return runs
+
     def _pool_loop(self) -> None:
         while True:
-            delivery = self._tasks.get()
-            if delivery is None:
+            run = self._tasks.get()
+            if run is None:
                 close_thread_loop()
                 return
             try:
-                self._handle(delivery)
-            except Exception as exc:
-                self._log.error("delivery_failed", message_id=delivery.message_id, error=str(exc))
+                self._execute(run)
+            except Exception as exc:  # a storage failure must not kill the thread
+                self._log.error("run_failed", job_id=run.job.job_id, error=str(exc))
             finally:
                 self._slots.release()
 
-    def _handle(self, delivery: Delivery) -> None:
-        run = None if self._stopping.is_set() else self._executor.begin(delivery)
-        if run is None:
-            if self._stopping.is_set():
-                self._executor_release(delivery)
-            return
-        run.next_beat = time.monotonic() + self._beat_every
+    def _execute(self, run: Run) -> None:
         key = (run.job.job_id, run.job.attempt)
-        with self._runs_lock:
-            self._runs[key] = run
         try:
+            run.deadline = time.monotonic() + run.job.timeout
             self._executor.execute(run)
         finally:
             with self._runs_lock:
                 self._runs.pop(key, None)
             self.processed += 1
-
-    def _executor_release(self, delivery: Delivery) -> None:
-        with contextlib.suppress(JobGateError):
-            self._queue.release(delivery.receipt, 0)
 
     def _monitor(self) -> None:
         while True:

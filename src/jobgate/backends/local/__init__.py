@@ -41,4 +41,5 @@ def build_local_backend(
         atomic=db.atomic,
         close=db.close,
         blob_server=blobs,
+        inline_io=True,
     )

@@ -1,0 +1,324 @@
+"""Throughput of no-op jobs on the local backend, with baselines measured in the same run.
+
+    python bench/throughput.py [--jobs 5000] [--http-requests 5000] [--connections 16]
+
+Prints one JSON document:
+
+* ``service``: jobs submitted through ``JobService.submit`` by one thread while a ``Worker``
+  runs them in the same process; jobs/s from the first submit to the last completion, submit
+  latency p50/p99, and SQLite transactions per job.
+* ``sqlite_baseline``: a raw sqlite3 loop doing the same number of write transactions per job
+  (same file settings: WAL, synchronous=NORMAL), as jobs/s; ``service_vs_baseline`` is the ratio.
+* ``http``: ``POST /jobs`` against a real ``jobgate serve`` process (API + worker + scheduler),
+  driven by an asyncio HTTP/1.1 client with keep-alive connections: requests/s, latency
+  p50/p99, and jobs/s until every job completed.
+* ``fastapi_baseline``: the same client against a FastAPI app that returns a constant to a small
+  POST (pydantic body), served by the same uvicorn settings; ``http_vs_fastapi`` is the ratio.
+
+Not a test: figures depend on the machine. Run it on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+ADMIN_KEY = "jg_admin_bench_0123456789abcdef0123"
+
+CONSTANT_APP = """
+from fastapi import FastAPI
+from pydantic import BaseModel, JsonValue
+
+app = FastAPI()
+
+class Body(BaseModel):
+    type: str
+    payload: JsonValue = None
+
+@app.post("/jobs", status_code=202)
+async def submit(body: Body) -> dict:
+    return {"job_id": "01JCONSTANT000000000000000", "status": "queued"}
+"""
+
+BENCH_APP = """
+from jobgate import JobGate
+
+app = JobGate()
+
+@app.job("noop", max_attempts=3, timeout=30)
+def noop(payload, ctx):
+    return None
+"""
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+# -- (a) the service layer ---------------------------------------------------------------------
+
+
+def bench_service(jobs: int, concurrency: int, data_dir: Path) -> dict[str, Any]:
+    from jobgate import bootstrap, logs
+    from jobgate.registry import JobGate
+    from jobgate.settings import Settings
+    from jobgate.worker.runner import Worker
+
+    logs.configure("warning")
+    app = JobGate()
+    app.job("noop")(lambda payload, ctx: None)
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, data_dir=data_dir, admin_key=ADMIN_KEY, signing_key="s" * 32
+    )
+    services = bootstrap.build(settings, app)
+    db = services.backend.queue._db  # type: ignore[attr-defined]
+    worker = Worker(
+        services.executor("bench"),
+        services.backend.queue,
+        concurrency=concurrency,
+        prefetch=10,
+        poll_wait_seconds=1.0,
+    )
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    latencies: list[float] = []
+    commits_before = db.commits
+    started = time.perf_counter()
+    for n in range(jobs):
+        t0 = time.perf_counter()
+        services.jobs.submit("bench", "noop", {"n": n})
+        latencies.append(time.perf_counter() - t0)
+    submitted = time.perf_counter()
+    while worker.processed < jobs:
+        time.sleep(0.005)
+    finished = time.perf_counter()
+    commits = db.commits - commits_before
+    worker.stop()
+    thread.join(10)
+    services.close()
+    return {
+        "jobs": jobs,
+        "worker_concurrency": concurrency,
+        "jobs_per_s": round(jobs / (finished - started)),
+        "submit_per_s": round(jobs / (submitted - started)),
+        "submit_latency_ms": {
+            "p50": ms(percentile(latencies, 50)),
+            "p99": ms(percentile(latencies, 99)),
+        },
+        "sqlite_transactions_per_job": round(commits / jobs, 2),
+    }
+
+
+def bench_sqlite_baseline(jobs: int, transactions_per_job: float, data_dir: Path) -> dict[str, Any]:
+    """A raw loop: per job, ``transactions_per_job`` write transactions of one small row each
+    (insert, then updates, then a delete), with the backend's file settings."""
+    conn = sqlite3.connect(data_dir / "baseline.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, status TEXT, body TEXT)")
+    total = round(jobs * transactions_per_job)
+    started = time.perf_counter()
+    for n in range(total):
+        job = n // max(1, round(transactions_per_job))
+        conn.execute("BEGIN IMMEDIATE")
+        if n % max(1, round(transactions_per_job)) == 0:
+            conn.execute(
+                "INSERT INTO t (id, status, body) VALUES (?, 'queued', '{\"n\":1}')", (job,)
+            )
+        else:
+            conn.execute("UPDATE t SET status = 'done' WHERE id = ?", (job,))
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return {
+        "transactions": total,
+        "jobs_per_s": round(jobs / elapsed),
+        "tx_per_s": round(total / elapsed),
+    }
+
+
+# -- (b) HTTP ------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"port {port} did not open")
+
+
+async def load(
+    port: int, requests: int, connections: int, body: bytes, key: str | None
+) -> dict[str, Any]:
+    """``requests`` POST /jobs over ``connections`` keep-alive connections; latency per request."""
+    auth = f"Authorization: Bearer {key}\r\n" if key else ""
+    request = (
+        f"POST /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{auth}"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    remaining = requests
+
+    async def client() -> None:
+        nonlocal remaining
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while remaining > 0:
+            remaining -= 1
+            t0 = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - t0)
+            statuses[status] = statuses.get(status, 0) + 1
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(connections)))
+    elapsed = time.perf_counter() - started
+    return {
+        "requests": requests,
+        "connections": connections,
+        "requests_per_s": round(requests / elapsed),
+        "latency_ms": {"p50": ms(percentile(latencies, 50)), "p99": ms(percentile(latencies, 99))},
+        "statuses": statuses,
+    }
+
+
+def serve(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    wait_port(port)
+    return process
+
+
+def bench_fastapi(requests: int, connections: int, workdir: Path) -> dict[str, Any]:
+    (workdir / "constant_app.py").write_text(CONSTANT_APP)
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(workdir)}
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "constant_app:app",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    process = serve(command, env, port)
+    try:
+        body = json.dumps({"type": "noop", "payload": {"n": 1}}).encode()
+        asyncio.run(load(port, 200, connections, body, None))  # warm-up
+        return asyncio.run(load(port, requests, connections, body, None))
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def bench_http(requests: int, connections: int, workdir: Path) -> dict[str, Any]:
+    import httpx
+
+    (workdir / "bench_app.py").write_text(BENCH_APP)
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("JOBGATE_")},
+        "PYTHONPATH": f"{workdir}{os.pathsep}{ROOT / 'src'}",
+        "JOBGATE_APP": "bench_app:app",
+        "JOBGATE_DATA_DIR": str(workdir / "serve-data"),
+        "JOBGATE_ADMIN_KEY": ADMIN_KEY,
+        "JOBGATE_LOG_LEVEL": "warning",
+        "JOBGATE_ACCESS_LOG": "false",
+    }
+    command = [sys.executable, "-m", "jobgate.cli.main", "serve", "--port", str(port)]
+    process = serve(command, env, port)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        key = httpx.post(
+            f"{base}/users", json={"name": "bench", "email": "bench@example.com"}, headers=admin
+        ).json()["api_key"]
+        body = json.dumps({"type": "noop", "payload": {"n": 1}}).encode()
+        asyncio.run(load(port, 200, connections, body, key))  # warm-up
+        started = time.perf_counter()
+        result = asyncio.run(load(port, requests, connections, body, key))
+        while True:
+            status = httpx.get(f"{base}/admin/queue-status", headers=admin).json()
+            if status["depth"] + status["in_flight"] == 0:
+                break
+            time.sleep(0.05)
+        result["jobs_completed_per_s"] = round((requests + 200) / (time.perf_counter() - started))
+        return result
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--jobs", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=2, help="worker threads (service bench)")
+    parser.add_argument("--http-requests", type=int, default=5000)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--skip-http", action="store_true")
+    args = parser.parse_args()
+
+    report: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+    with tempfile.TemporaryDirectory(prefix="jobgate-bench-") as tmp:
+        work = Path(tmp)
+        (work / "service").mkdir()
+        report["service"] = bench_service(args.jobs, args.concurrency, work / "service")
+        tx_per_job = report["service"]["sqlite_transactions_per_job"]
+        report["sqlite_baseline"] = bench_sqlite_baseline(args.jobs, tx_per_job, work)
+        report["service_vs_baseline"] = round(
+            report["service"]["jobs_per_s"] / report["sqlite_baseline"]["jobs_per_s"], 3
+        )
+        if not args.skip_http:
+            report["fastapi_baseline"] = bench_fastapi(args.http_requests, args.connections, work)
+            report["http"] = bench_http(args.http_requests, args.connections, work)
+            report["http_vs_fastapi"] = round(
+                report["http"]["requests_per_s"] / report["fastapi_baseline"]["requests_per_s"], 3
+            )
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
