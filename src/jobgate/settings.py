@@ -43,7 +43,10 @@ class Settings(BaseSettings):
 
     visibility_timeout: float = Field(300.0, gt=0, description="Queue visibility timeout (s).")
     max_receives: int = Field(10, ge=1, description="Receives before the queue dead-letters.")
-    worker_concurrency: int = Field(4, ge=1, le=256)
+    worker_concurrency: int = Field(4, ge=1, le=256, description="Handler threads per worker.")
+    worker_prefetch: int = Field(
+        4, ge=0, le=100, description="Jobs a worker may claim ahead of a free thread."
+    )
     poll_wait_seconds: float = Field(20.0, ge=0, le=20)
     shutdown_grace_seconds: float = Field(30.0, ge=0)
     retry_base_seconds: float = Field(1.0, gt=0)
