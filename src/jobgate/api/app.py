@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from jobgate import __version__
 from jobgate.api import problems, routes_admin, routes_jobs, routes_users
 from jobgate.api.body import BodyLimit
+from jobgate.api.deps import document_security
 from jobgate.bootstrap import Services
 from jobgate.logs import get_logger
 
@@ -83,6 +84,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     problems.install(app)
+    document_security(app)
     app.include_router(routes_jobs.build_router(services))
     app.include_router(routes_users.build_router(services))
     app.include_router(routes_admin.build_router(services))

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, JSONResponse
 
-from jobgate.api.deps import PROBLEM_RESPONSES, credentials, route_runner
+from jobgate.api.deps import PROBLEM_RESPONSES, PUBLIC, credentials, route_runner
 from jobgate.api.schemas import QueueStatus, ScheduleOut, iso
 from jobgate.bootstrap import Services
 from jobgate.errors import Forbidden, JobGateError
@@ -64,12 +64,12 @@ def build_router(services: Services) -> APIRouter:
             for v in services.schedules.views()
         ]
 
-    @router.get("/healthz", tags=["operations"])
+    @router.get("/healthz", tags=["operations"], openapi_extra=PUBLIC)
     async def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 
-    @router.get("/readyz", tags=["operations"])
+    @router.get("/readyz", tags=["operations"], openapi_extra=PUBLIC)
     @blocking
     def readyz() -> JSONResponse:
         """The backend answers (503 with Retry-After when it does not)."""
@@ -84,7 +84,12 @@ def build_router(services: Services) -> APIRouter:
     server = backend.blob_server
     if server is not None:
 
-        @router.get("/blobs/{key:path}", tags=["downloads"], summary="Download via a signed URL")
+        @router.get(
+            "/blobs/{key:path}",
+            tags=["downloads"],
+            summary="Download via a signed URL",
+            openapi_extra=PUBLIC,
+        )
         def download(
             key: str,
             expires: int,

@@ -25,6 +25,16 @@ def new_id(now: float | None = None) -> str:
     return "".join(reversed(chars))
 
 
+def id_floor(at: float) -> str:
+    """The smallest id :func:`new_id` can make at time ``at``: ids below it are older."""
+    value = int(at * 1000) << 80
+    chars = []
+    for _ in range(26):
+        chars.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
 def is_valid_id(text: str) -> bool:
     """True when ``text`` has the shape of an id made by :func:`new_id`."""
     return len(text) == 26 and text[0] in "01234567" and all(c in _VALID for c in text)

@@ -42,11 +42,19 @@ def hash_key(raw: str) -> str:
 
 class UserService:
     def __init__(
-        self, backend: Backend, admin_key: str | None, clock: Callable[[], float] = time.time
+        self,
+        backend: Backend,
+        admin_key: str | None,
+        clock: Callable[[], float] = time.time,
+        key_cache_seconds: float = 5.0,
     ) -> None:
         self._b = backend
         self._admin_hash = hash_key(admin_key) if admin_key else None
         self._clock = clock
+        # Valid keys are remembered briefly so a busy client costs no lookup per request. A
+        # revocation here clears the cache at once; another process notices within the TTL.
+        self._cache_ttl = key_cache_seconds
+        self._cache: dict[str, tuple[Principal, float]] = {}
 
     def create_user(self, name: str, email: str, user_id: str | None = None) -> tuple[User, str]:
         """Create a user and their first API key; the raw key is returned only here."""
@@ -73,6 +81,7 @@ class UserService:
     def revoke_key(self, user_id: str, key_id: str) -> None:
         if not self._b.users.revoke_key(user_id, key_id, self._clock()):
             raise NotFound(f"user {user_id!r} has no live key {key_id!r}")
+        self._cache.clear()
 
     def list_keys(self, user_id: str) -> list[ApiKey]:
         self.get_user(user_id)
@@ -85,7 +94,15 @@ class UserService:
         digest = hash_key(raw)
         if self._admin_hash is not None and hmac.compare_digest(digest, self._admin_hash):
             return Principal(ADMIN, is_admin=True)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[1] > now:
+            return cached[0]
         key = self._b.users.find_key(digest)
         if key is None or key.revoked_at is not None:
             raise Unauthorized("the API key is not valid")
-        return Principal(key.user_id, key_id=key.key_id)
+        principal = Principal(key.user_id, key_id=key.key_id)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (principal, now + self._cache_ttl)
+        return principal

@@ -140,9 +140,27 @@ class SqliteJobStore:
         )
         return [codec.row_to_job(r) for r in rows]
 
-    def expire_events(self, before: float) -> int:
-        with self._db.tx() as conn:
-            return conn.execute("DELETE FROM job_events WHERE expires_at < ?", (before,)).rowcount
+    def expire_events(self, before: float, chunk: int = 5000) -> int:
+        # Events are appended in time order, so expired ones sit at the start of the sequence:
+        # delete chunk by chunk along the primary key, and stop at the first chunk that still
+        # holds live events (no index on expires_at to keep up on every insert).
+        deleted = 0
+        while True:
+            with self._db.tx() as conn:
+                row = conn.execute(
+                    "SELECT seq FROM job_events ORDER BY seq LIMIT 1 OFFSET ?", (chunk - 1,)
+                ).fetchone()
+                bound = (
+                    row[0]
+                    if row
+                    else conn.execute("SELECT COALESCE(MAX(seq), 0) FROM job_events").fetchone()[0]
+                )
+                gone = conn.execute(
+                    "DELETE FROM job_events WHERE seq <= ? AND expires_at < ?", (bound, before)
+                ).rowcount
+            deleted += gone
+            if row is None or gone < chunk:
+                return deleted
 
 
 class SqliteUserStore:

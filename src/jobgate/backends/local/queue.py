@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from jobgate.backends.local.codec import dumps
 from jobgate.backends.local.db import Database
-from jobgate.domain.ids import new_id
+from jobgate.domain.ids import id_floor, new_id
 from jobgate.domain.models import Delivery, OutgoingMessage, QueueStats
 from jobgate.errors import StaleReceipt
 
@@ -143,8 +143,10 @@ class SqliteQueue:
         self._last_expiry = now
         with self._db.tx() as conn:
             for queue, retention in self._retention.items():
+                # Message ids are ULIDs of the send time: a primary-key range finds the old.
                 conn.execute(
-                    "DELETE FROM messages WHERE queue = ? AND sent_at < ?", (queue, now - retention)
+                    "DELETE FROM messages WHERE message_id < ? AND queue = ?",
+                    (id_floor(now - retention), queue),
                 )
 
     def ack(self, receipts: Sequence[str]) -> None:
@@ -230,14 +232,16 @@ class SqliteQueue:
                         ).fetchone()
                     )
                 ]
-            # A redriven message starts afresh, like one SQS moves back with a new message id.
+            # A redriven message starts afresh with a new id, as SQS moves it back.
+            now = time.time()
+            moved = [(new_id(now), *row[1:]) for row in rows]
             conn.executemany(
-                "UPDATE messages SET queue = 'main', receipt = NULL, receive_count = 0, "
-                "visible_at = ?, sent_at = ? WHERE message_id = ?",
-                [(time.time(), time.time(), row[0]) for row in rows],
+                "UPDATE messages SET message_id = ?, queue = 'main', receipt = NULL, "
+                "receive_count = 0, visible_at = ?, sent_at = ? WHERE message_id = ?",
+                [(fresh[0], now, now, old[0]) for fresh, old in zip(moved, rows, strict=True)],
             )
             self._db.after_commit(self._notify)
-        return [_delivery(r) for r in rows]
+        return [_delivery(r) for r in moved]
 
     def purge(self) -> int:
         with self._db.tx() as conn:

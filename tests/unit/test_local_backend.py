@@ -1,0 +1,59 @@
+"""Local-backend specifics the contract suite cannot cover on every backend."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from jobgate.backends.local.db import Database
+from jobgate.backends.local.ledger import SqliteJobStore
+from jobgate.backends.local.queue import SqliteQueue
+from jobgate.domain.ids import id_floor, new_id
+from jobgate.domain.models import JobEvent, JobStatus, OutgoingMessage
+from tests.contract.test_job_store import make_job, submitted
+
+
+def test_schema_is_migrated_once_and_reopens(tmp_path: Path) -> None:
+    db = Database(tmp_path / "j.db")
+    assert db.schema_version() == 2
+    db.close()
+    again = Database(tmp_path / "j.db")  # migrations are idempotent
+    assert again.schema_version() == 2
+    names = {
+        r[0] for r in sqlite3.connect(tmp_path / "j.db").execute("SELECT name FROM sqlite_master")
+    }
+    assert "messages_sent" not in names and "jobs_idempotency" in names
+    again.close()
+
+
+def test_messages_past_retention_are_dropped(tmp_path: Path) -> None:
+    db = Database(tmp_path / "q.db")
+    queue = SqliteQueue(db, retention_seconds=0.3, dlq_retention_seconds=0.3)
+    queue.send([OutgoingMessage("{}")])
+    time.sleep(1.1)  # past retention, and past the once-a-second expiry pass
+    assert queue.receive(1, 0, 30) == []
+    assert queue.stats().depth == 0
+    db.close()
+
+
+def test_id_floor_orders_ids_by_time() -> None:
+    now = time.time()
+    assert id_floor(now - 1) < new_id(now) < id_floor(now + 1)
+
+
+def test_expired_events_are_deleted_in_chunks(tmp_path: Path) -> None:
+    db = Database(tmp_path / "e.db")
+    store = SqliteJobStore(db, event_retention_seconds=10)
+    job = make_job()
+    store.create(job, submitted(job))
+    for n in range(24):
+        store.transition(
+            store.get(job.job_id),  # type: ignore[arg-type]
+            {"attempt": n},
+            JobEvent(job.job_id, time.time(), "tick", JobStatus.QUEUED, n),
+        )
+    assert store.expire_events(time.time(), chunk=5) == 0
+    assert store.expire_events(time.time() + 60, chunk=5) == 25
+    assert store.events(job.job_id) == []
+    db.close()
