@@ -57,3 +57,12 @@ def test_expired_events_are_deleted_in_chunks(tmp_path: Path) -> None:
     assert store.expire_events(time.time() + 60, chunk=5) == 25
     assert store.events(job.job_id) == []
     db.close()
+
+
+def test_the_wal_stays_bounded_under_steady_writes(tmp_path: Path) -> None:
+    db = Database(tmp_path / "w.db")
+    queue = SqliteQueue(db)
+    for _ in range(300):
+        queue.send([OutgoingMessage("x" * 2000) for _ in range(10)])  # ~3000 pages of rows
+    assert (tmp_path / "w.db-wal").stat().st_size < 16 * 1024 * 1024
+    db.close()

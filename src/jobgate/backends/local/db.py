@@ -127,25 +127,6 @@ class Database:
         self.commits = 0  # write transactions committed by this process (for benchmarks)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.migrate()
-        self._closed = threading.Event()
-        self._checkpointer = threading.Thread(
-            target=self._checkpoint_loop, name="jobgate-wal-checkpoint", daemon=True
-        )
-        self._checkpointer.start()
-
-    def _checkpoint_loop(self, interval: float = 0.5) -> None:
-        """Copy the WAL back into the database file in the background (PASSIVE: never waits
-        for, nor blocks, readers and writers), so committing stays a plain append."""
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-        try:
-            while not self._closed.wait(interval):
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error:
-                    continue  # busy or gone; the next round tries again
-        finally:
-            conn.close()
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use."""
@@ -155,8 +136,10 @@ class Database:
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-            # Checkpoints (which fsync) run on the checkpointer thread, never inside a request.
-            conn.execute("PRAGMA wal_autocheckpoint = 0")
+            # SQLite checkpoints every 1000 pages in the committing thread; a background
+            # checkpointer was tried and dropped: PASSIVE checkpoints racing with writers never
+            # let the WAL restart, so it grew without bound. Truncate it after checkpoints.
+            conn.execute("PRAGMA journal_size_limit = 67108864")
             self._local.conn = conn
             self._local.depth = 0
             self._local.after_commit = []
@@ -240,8 +223,6 @@ class Database:
         return int(version)
 
     def close(self) -> None:
-        self._closed.set()
-        self._checkpointer.join(timeout=5)
         with self._lock:
             for conn in self._all:
                 conn.close()
