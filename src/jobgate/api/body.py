@@ -28,8 +28,12 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         for name, value in scope["headers"]:
-            if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
-                await _too_large(scope, send, self.max_bytes)
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > self.max_bytes:
+                    await _too_large(scope, send, self.max_bytes)
+                    return
+                # The server reads exactly the declared length: nothing more to watch.
+                await self.app(scope, receive, send)
                 return
         seen = 0
 

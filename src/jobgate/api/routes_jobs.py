@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
+from jobgate.api.batching import SubmitBatcher
 from jobgate.api.body import check_json_value, parse_model
 from jobgate.api.deps import (
     PROBLEM_RESPONSES,
@@ -33,6 +34,7 @@ from jobgate.api.schemas import (
 from jobgate.bootstrap import Services
 from jobgate.domain.models import JobStatus
 from jobgate.errors import ValidationFailed
+from jobgate.services.jobs import SubmitRequest
 
 Key = Annotated[str | None, Depends(credentials)]
 Body = Annotated[bytes, Depends(json_body)]
@@ -73,6 +75,7 @@ def idempotency_header(request: Request) -> str | None:
 def build_router(services: Services) -> APIRouter:
     blocking = route_runner(services.backend.inline_io)
     run = offloader(services.backend.inline_io)
+    batcher = SubmitBatcher(services.jobs, run)
     router = APIRouter(tags=["jobs"], responses=PROBLEM_RESPONSES)
     jobs, users, settings = services.jobs, services.users, services.settings
 
@@ -91,25 +94,23 @@ def build_router(services: Services) -> APIRouter:
         key = await credentials(request)
         idempotency_key = idempotency_header(request)
         raw = await json_body(request)
-
-        def work() -> Response:
-            who = users.authenticate(key)
-            body = parse_model(SubmitJob, raw)
-            check_json_value(body.payload, settings.max_json_depth)
-            job, created = jobs.submit(
+        who = await run(lambda: users.authenticate(key))
+        body = parse_model(SubmitJob, raw)
+        check_json_value(body.payload, settings.max_json_depth)
+        job, created = await batcher.submit(
+            SubmitRequest(
                 who.owner,
                 body.type,
                 body.payload,
-                idempotency_key=idempotency_key,
-                max_attempts=body.max_attempts,
-                delay_seconds=body.delay_seconds,
+                idempotency_key,
+                body.max_attempts,
+                body.delay_seconds,
             )
-            headers = {"Location": f"/jobs/{job.job_id}"}
-            if not created:
-                headers["Idempotent-Replayed"] = "true"
-            return json_response(JobOut.of(job), 202, headers)
-
-        return await run(work)
+        )
+        headers = {"Location": f"/jobs/{job.job_id}"}
+        if not created:
+            headers["Idempotent-Replayed"] = "true"
+        return json_response(JobOut.of(job), 202, headers)
 
     @router.get("/jobs", response_model=JobPage, summary="List your jobs")
     @blocking

@@ -14,25 +14,23 @@ _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _VALID = frozenset(_ALPHABET)
 
 
+# Two characters per 10 bits: a 130-bit ULID (128 bits, two leading zeros) is 13 lookups.
+_PAIRS = tuple(a + b for a in _ALPHABET for b in _ALPHABET)
+
+
+def _encode(value: int) -> str:
+    return "".join(_PAIRS[(value >> shift) & 1023] for shift in range(120, -1, -10))
+
+
 def new_id(now: float | None = None) -> str:
     """Return a fresh ULID for ``now`` (epoch seconds, default: the wall clock)."""
     millis = int((time.time() if now is None else now) * 1000)
-    value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
-    chars = []
-    for _ in range(26):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    return _encode((millis << 80) | int.from_bytes(os.urandom(10), "big"))
 
 
 def id_floor(at: float) -> str:
     """The smallest id :func:`new_id` can make at time ``at``: ids below it are older."""
-    value = int(at * 1000) << 80
-    chars = []
-    for _ in range(26):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    return _encode(int(at * 1000) << 80)
 
 
 def is_valid_id(text: str) -> bool:

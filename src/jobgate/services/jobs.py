@@ -24,7 +24,13 @@ from jobgate.domain.models import (
     OutgoingMessage,
     Page,
 )
-from jobgate.errors import Conflict, IdempotencyConflict, NotFound, TransitionConflict
+from jobgate.errors import (
+    Conflict,
+    IdempotencyConflict,
+    JobGateError,
+    NotFound,
+    TransitionConflict,
+)
 from jobgate.ports import Backend
 from jobgate.registry import JobGate
 
@@ -63,6 +69,25 @@ def _require_completed(job: Job) -> None:
     if job.status is not JobStatus.COMPLETED:
         state = job.status.value
         raise Conflict(f"job {job.job_id} is {state}, not completed", job_status=state)
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    """One job to submit (the arguments of :meth:`JobService.submit`)."""
+
+    owner: str
+    job_type: str
+    payload: JSON
+    idempotency_key: str | None = None
+    max_attempts: int | None = None
+    delay_seconds: int = 0
+
+
+@dataclass(frozen=True)
+class _Draft:
+    job: Job
+    event: JobEvent
+    message: OutgoingMessage
 
 
 @dataclass(frozen=True)
@@ -107,44 +132,94 @@ class JobService:
         On the local backend the record and the message commit together; elsewhere the
         record goes first and the reconciler re-sends a message that never left.
         """
-        spec = self._app.get(job_type)
-        digest = request_hash(job_type, payload, max_attempts)
+        request = SubmitRequest(
+            owner, job_type, payload, idempotency_key, max_attempts, delay_seconds
+        )
+        draft = self._draft(request)
+        with self._backend.atomic():
+            stored, created = self._record(draft)
+        return self._conclude(draft, stored, created)
+
+    def submit_many(self, requests: list[SubmitRequest]) -> list[tuple[Job, bool] | JobGateError]:
+        """:meth:`submit` for a batch, answering each request on its own (a result or the
+        error it alone caused). Where the backend can, one transaction holds them all, each in
+        its own savepoint: the commit is paid once (group commit)."""
+        drafts: list[_Draft | JobGateError] = []
+        for request in requests:
+            try:
+                drafts.append(self._draft(request))
+            except JobGateError as exc:
+                drafts.append(exc)
+        recorded: list[tuple[Job, bool] | JobGateError] = []
+        with self._backend.atomic():
+            for draft in drafts:
+                if isinstance(draft, JobGateError):
+                    recorded.append(draft)
+                    continue
+                try:
+                    with self._backend.atomic():
+                        recorded.append(self._record(draft))
+                except JobGateError as exc:
+                    recorded.append(exc)
+        results: list[tuple[Job, bool] | JobGateError] = []
+        for draft, outcome in zip(drafts, recorded, strict=True):
+            if isinstance(draft, JobGateError) or isinstance(outcome, JobGateError):
+                results.append(outcome)
+                continue
+            try:
+                results.append(self._conclude(draft, *outcome))
+            except JobGateError as exc:
+                results.append(exc)
+        return results
+
+    def _draft(self, request: SubmitRequest) -> _Draft:
+        """Validate and build the job, its first event and its message (writes only a large
+        payload's blob, before the record: a crash leaves an orphan blob, never a dangling
+        pointer)."""
+        spec = self._app.get(request.job_type)
+        digest = request_hash(request.job_type, request.payload, request.max_attempts)
         now = self._clock()
         job_id = new_id(now)
-        encoded = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        encoded = json.dumps(request.payload, separators=(",", ":"), ensure_ascii=False).encode()
         payload_ref: BlobRef | None = None
         if len(encoded) > self._inline_payload_bytes:
-            # Written before the record: a crash leaves an orphan blob, never a dangling pointer.
             payload_ref = self._backend.blobs.put(
-                payload_key(owner, job_id), encoded, "application/json"
+                payload_key(request.owner, job_id), encoded, "application/json"
             )
+        delay = request.delay_seconds
         job = Job(
             job_id=job_id,
-            owner=owner,
-            type=job_type,
+            owner=request.owner,
+            type=request.job_type,
             status=JobStatus.QUEUED,
             created_at=now,
             updated_at=now,
-            payload=None if payload_ref else payload,
+            payload=None if payload_ref else request.payload,
             payload_ref=payload_ref,
-            max_attempts=max_attempts or spec.max_attempts,
+            max_attempts=request.max_attempts or spec.max_attempts,
             timeout=spec.timeout,
-            run_after=now + delay_seconds if delay_seconds else None,
-            idempotency_key=idempotency_key,
+            run_after=now + delay if delay else None,
+            idempotency_key=request.idempotency_key,
             request_hash=digest,
         )
-        event = JobEvent(job_id, now, "submitted", JobStatus.QUEUED, 0, {"type": job_type})
+        event = JobEvent(job_id, now, "submitted", JobStatus.QUEUED, 0, {"type": job.type})
         message = envelope(job)
-        if delay_seconds:
-            message = OutgoingMessage(message.body, message.attributes, delay_seconds)
-        with self._backend.atomic():
-            stored, created = self._backend.jobs.create(job, event)
-            if created:
-                self._backend.queue.send([message])
-        if not created and stored.request_hash != digest:
+        if delay:
+            message = OutgoingMessage(message.body, message.attributes, delay)
+        return _Draft(job, event, message)
+
+    def _record(self, draft: _Draft) -> tuple[Job, bool]:
+        stored, created = self._backend.jobs.create(draft.job, draft.event)
+        if created:
+            self._backend.queue.send([draft.message])
+        return stored, created
+
+    @staticmethod
+    def _conclude(draft: _Draft, stored: Job, created: bool) -> tuple[Job, bool]:
+        if not created and stored.request_hash != draft.job.request_hash:
             raise IdempotencyConflict(
-                f"Idempotency-Key {idempotency_key!r} was used for job {stored.job_id} "
-                "with a different request",
+                f"Idempotency-Key {draft.job.idempotency_key!r} was used for job "
+                f"{stored.job_id} with a different request",
                 job_id=stored.job_id,
             )
         return stored, created

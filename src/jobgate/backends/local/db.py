@@ -197,9 +197,27 @@ class Database:
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
-        """The :class:`~jobgate.ports.Backend` ``atomic`` hook: one transaction around calls."""
-        with self.tx():
+        """The :class:`~jobgate.ports.Backend` ``atomic`` hook: one transaction around calls.
+
+        Nested inside another ``atomic`` it is a savepoint: its writes roll back alone when it
+        raises, and commit with the outer transaction otherwise.
+        """
+        if not getattr(self._local, "depth", 0):
+            with self.tx():
+                yield
+            return
+        conn = self.connection()
+        name = f"sp{self._local.depth}"
+        conn.execute(f"SAVEPOINT {name}")
+        self._local.depth += 1
+        try:
             yield
+        except BaseException:
+            conn.execute(f"ROLLBACK TO {name}")
+            raise
+        finally:
+            self._local.depth -= 1
+            conn.execute(f"RELEASE {name}")
 
     def migrate(self) -> None:
         """Bring the schema to the newest version; each step runs in its own transaction."""
