@@ -60,6 +60,12 @@ def test_kill_9_with_20_jobs_in_flight_loses_nothing_and_completes_nothing_twice
         second = worker(data, "worker-2", **settings)
         try:
             wait_for(lambda: statuses(http, ids)["completed"] == 20, timeout=60)
+        except AssertionError:
+            detail = [http.get(f"/jobs/{i}").json() for i in ids]
+            queue = http.get("/admin/queue-status").json()
+            raise AssertionError(
+                f"not all completed: {queue} {[(j['status'], j['attempt'], j['error']) for j in detail]}"
+            ) from None
         finally:
             second.stop()
     # then every job completed exactly once, and none is left processing

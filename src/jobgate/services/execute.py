@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from jobgate.domain.models import (
@@ -49,6 +50,7 @@ from jobgate.ports import Backend
 from jobgate.registry import JobGate
 from jobgate.services.jobs import ENVELOPE_VERSION, artifact_key, result_key
 
+Outcome = Callable[[], str]  # settles one run's outcome; returns the status it reached
 _ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _MAX_RELEASE_DELAY = 43_200  # SQS caps visibility at 12 hours
 _PROGRESS_EVERY = 0.25  # seconds between progress writes: a chatty handler cannot flood the ledger
@@ -169,6 +171,10 @@ class Executor:
             return job.run_after - now
         return None
 
+    def release(self, delivery: Delivery, delay: float) -> None:
+        """Give a received message back (visible after ``delay``) without deciding anything."""
+        self._release(delivery, delay)
+
     def _release(self, delivery: Delivery, delay: float) -> None:
         # A stale receipt means a newer delivery exists; it will be decided on its own.
         with contextlib.suppress(StaleReceipt):
@@ -204,16 +210,36 @@ class Executor:
 
     def execute(self, run: Run) -> None:
         """Run the handler for a claimed attempt and settle the job. Never raises."""
-        log = self._log.bind(job_id=run.job.job_id, attempt=run.job.attempt, owner=run.job.owner)
+        self.settle(run, self.run_handler(run))
+
+    def run_handler(self, run: Run) -> Outcome:
+        """Run the handler; return the step that settles its outcome (not taken yet)."""
         try:
-            result = self._call_handler(run, log)
+            result = self._call_handler(run, self._run_log(run))
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # any handler failure is an outcome to settle
-            failure = exc
-            self._settle(run, lambda: self._failed(run, failure), log)
-        else:
-            self._settle(run, lambda: self._completed(run, result), log)
+            return partial(self._failed, run, exc)
+        return partial(self._completed, run, result)
+
+    def settle(self, run: Run, outcome: Outcome) -> None:
+        self._settle(run, outcome, self._run_log(run))
+
+    def settle_many(self, finished: list[tuple[Run, Outcome]]) -> None:
+        """Settle several runs; where the backend can, in one transaction (a savepoint each,
+        so one run's failure leaves the others' writes intact)."""
+        # Lock order: every run's lock first, then the transaction (which takes the database's
+        # write lock). Heartbeats and progress take a run's lock, then the write lock; taking
+        # them the other way round here deadlocked the two.
+        with contextlib.ExitStack() as locks:
+            for run, _ in finished:
+                locks.enter_context(run.lock)
+            with self._b.atomic():
+                for run, outcome in finished:
+                    self.settle(run, outcome)
+
+    def _run_log(self, run: Run) -> Any:
+        return self._log.bind(job_id=run.job.job_id, attempt=run.job.attempt, owner=run.job.owner)
 
     def _call_handler(self, run: Run, log: Any) -> Any:
         spec = self._app.get(run.job.type)
@@ -236,7 +262,10 @@ class Executor:
                 return
             run.settled = True
             try:
-                status = outcome()
+                # One atomic unit per outcome (a savepoint inside a batch): the ledger write and
+                # the message's ack/release/bury land together, or not at all.
+                with self._b.atomic():
+                    status = outcome()
             except LeaseLost:
                 log.warning("lease_lost")
                 return
@@ -265,12 +294,11 @@ class Executor:
         return JobStatus.CANCELLED.value
 
     def _finish_and_ack(self, run: Run, status: JobStatus, changes: dict[str, Any]) -> None:
-        # Mark finished, then delete the message. Where the backend can (local), both land in
-        # one transaction; elsewhere a crash in between leaves a message whose next delivery
-        # finds the job finished and acks it.
-        with self._b.atomic():
-            self._finish(run, status, changes)
-            self._b.queue.ack([run.delivery.receipt])
+        # Mark finished, then delete the message (one transaction where the backend can; see
+        # _settle). Elsewhere a crash in between leaves a message whose next delivery finds the
+        # job finished and acks it.
+        self._finish(run, status, changes)
+        self._b.queue.ack([run.delivery.receipt])
 
     def _failed(self, run: Run, exc: BaseException) -> str:
         if run.cancel.is_set() and run.job.cancel_requested:
@@ -379,13 +407,11 @@ class Executor:
         """The attempt ran past its timeout: settle it as a retryable failure; tell the handler."""
         run.cancel.set()
         timeout = TimeoutError(f"attempt exceeded its timeout of {run.job.timeout:g} s")
-        log = self._log.bind(job_id=run.job.job_id, attempt=run.job.attempt, owner=run.job.owner)
-        self._settle(run, lambda: self._failed(run, timeout), log)
+        self.settle(run, partial(self._failed, run, timeout))
 
     def abandon(self, run: Run) -> None:
         """Shutdown: give the job and its message back at once; the attempt still counts."""
         run.cancel.set()
-        log = self._log.bind(job_id=run.job.job_id, attempt=run.job.attempt, owner=run.job.owner)
 
         def requeue() -> str:
             now = self._clock()
@@ -409,7 +435,7 @@ class Executor:
             self._release(run.delivery, 0)
             return "released"
 
-        self._settle(run, requeue, log)
+        self.settle(run, requeue)
 
     # -- context support --------------------------------------------------------------------------
 
