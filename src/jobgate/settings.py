@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     worker_prefetch: int = Field(
         4, ge=0, le=100, description="Jobs a worker may claim ahead of a free thread."
     )
+    worker_batch_window_ms: float = Field(
+        5.0, ge=0, le=1000, description="Wait this long for a fuller batch once one job arrived."
+    )
     poll_wait_seconds: float = Field(20.0, ge=0, le=20)
     shutdown_grace_seconds: float = Field(30.0, ge=0)
     retry_base_seconds: float = Field(1.0, gt=0)

@@ -76,6 +76,7 @@ def _start_worker(services: Any) -> tuple[Any, threading.Thread, Any]:
         services.backend.queue,
         concurrency=settings.worker_concurrency,
         prefetch=settings.worker_prefetch,
+        batch_window=settings.worker_batch_window_ms / 1000,
         poll_wait_seconds=settings.poll_wait_seconds,
         heartbeat_interval=settings.heartbeat_interval,
         grace_seconds=settings.shutdown_grace_seconds,

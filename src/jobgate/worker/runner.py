@@ -45,6 +45,7 @@ class Worker:
         poll_wait_seconds: float = 20.0,
         heartbeat_interval: float = 100.0,
         grace_seconds: float = 30.0,
+        batch_window: float = 0.005,
         on_idle: Callable[[], None] | None = None,
     ) -> None:
         self._executor = executor
@@ -54,6 +55,7 @@ class Worker:
         self._wait = min(poll_wait_seconds, 1.0)  # short polls keep shutdown prompt
         self._beat_every = heartbeat_interval
         self._grace = grace_seconds
+        self._batch_window = batch_window
         self._on_idle = on_idle
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -129,9 +131,14 @@ class Worker:
         if free <= 0:
             self._stopping.wait(0.01)  # everything claimed is running: wait for a slot
             return None
-        deliveries = self._queue.receive(
-            min(_MAX_BATCH, free), self._wait, self._executor.visibility_timeout
-        )
+        wanted = min(_MAX_BATCH, free)
+        visibility = self._executor.visibility_timeout
+        deliveries = self._queue.receive(wanted, self._wait, visibility)
+        if 0 < len(deliveries) < wanted and self._batch_window > 0:
+            # Like Lambda's batching window: a moment's wait turns a trickle into batches,
+            # and a batch is claimed and settled in one transaction instead of one each.
+            time.sleep(self._batch_window)
+            deliveries += self._queue.receive(wanted - len(deliveries), 0, visibility)
         if not deliveries:
             if self._on_idle is not None:
                 self._on_idle()

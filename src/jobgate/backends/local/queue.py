@@ -73,13 +73,17 @@ class SqliteQueue:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 rows,
             )
-            self._db.after_commit(self._notify)
+            self._db.after_commit(lambda: self._notify(len(rows)))
         return ids
 
-    def _notify(self) -> None:
+    def _notify(self, count: int | None = None) -> None:
+        """Wake receivers: as many as there are new messages (all when ``count`` is None)."""
         with self._arrived:
             self._generation += 1
-            self._arrived.notify_all()
+            if count is None:
+                self._arrived.notify_all()
+            else:
+                self._arrived.notify(count)
 
     def receive(
         self, max_messages: int, wait_seconds: float, visibility_timeout: float
@@ -109,6 +113,16 @@ class SqliteQueue:
     def _receive_now(self, max_messages: int, visibility_timeout: float) -> list[Delivery]:
         now = time.time()
         self._expire(now)
+        # Look before taking the write lock: an empty receive should cost no write transaction
+        # (idle consumers would otherwise contend with every submit).
+        if (
+            not self._db.connection()
+            .execute(
+                "SELECT 1 FROM messages WHERE queue = ? AND visible_at <= ? LIMIT 1", (MAIN, now)
+            )
+            .fetchone()
+        ):
+            return []
         with self._db.tx() as conn:
             rows = conn.execute(
                 "SELECT message_id, receive_count FROM messages "
