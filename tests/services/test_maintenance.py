@@ -134,3 +134,25 @@ def test_a_gap_enqueues_the_latest_tick_and_counts_the_missed_ones(tmp_path: Pat
     finally:
         for s in stacks:
             s.close()
+
+
+def test_submit_many_answers_each_request_on_its_own(services: Services) -> None:
+    from jobgate.errors import IdempotencyConflict, ValidationFailed
+    from jobgate.services.jobs import SubmitRequest
+
+    outcomes = services.jobs.submit_many(
+        [
+            SubmitRequest("alice", "echo", {"n": 1}, "k1"),
+            SubmitRequest("alice", "nope", None),  # unknown type
+            SubmitRequest("alice", "echo", {"n": 1}, "k1"),  # same key, same body: same job
+            SubmitRequest("alice", "echo", {"n": 2}, "k1"),  # same key, other body: conflict
+            SubmitRequest("bob", "echo", {"n": 3}),
+        ]
+    )
+    first, unknown, replay, conflict, other = outcomes
+    assert isinstance(unknown, ValidationFailed) and isinstance(conflict, IdempotencyConflict)
+    assert not isinstance(first, Exception) and not isinstance(replay, Exception)
+    assert not isinstance(other, Exception)
+    assert replay == (first[0], False) and first[1] is True
+    assert len(services.backend.jobs.list_jobs(None).items) == 2
+    assert services.backend.queue.stats().depth == 2

@@ -66,3 +66,18 @@ def test_the_wal_stays_bounded_under_steady_writes(tmp_path: Path) -> None:
         queue.send([OutgoingMessage("x" * 2000) for _ in range(10)])  # ~3000 pages of rows
     assert (tmp_path / "w.db-wal").stat().st_size < 16 * 1024 * 1024
     db.close()
+
+
+def test_nested_atomic_is_a_savepoint(tmp_path: Path) -> None:
+    db = Database(tmp_path / "s.db")
+    queue = SqliteQueue(db)
+    with db.atomic():
+        queue.send([OutgoingMessage("kept")])
+        try:
+            with db.atomic():
+                queue.send([OutgoingMessage("rolled back")])
+                raise RuntimeError("inner failure")
+        except RuntimeError:
+            pass
+    assert [d.body for d in queue.receive(10, 0, 30)] == ["kept"]
+    db.close()
