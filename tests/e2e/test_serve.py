@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 import time
@@ -40,7 +41,10 @@ def wait_all_finished(http: httpx.Client, ids: list[str], timeout: float = 60) -
 def test_two_hundred_jobs_results_and_artifacts_through_signed_urls(tmp_path: Path) -> None:
     # given `jobgate serve` with the demo jobs, storing every result as a blob
     with (
-        serving("serve", tmp_path / "data", inline_result_bytes=0) as (url, _),
+        serving("serve", tmp_path / "data", inline_result_bytes=0, log_level="info") as (
+            url,
+            process,
+        ),
         httpx.Client(base_url=url, headers=ADMIN, timeout=30) as http,
     ):
         user = http.post("/users", json={"name": "E2E", "email": "e2e@example.com"}).json()
@@ -96,6 +100,15 @@ def test_two_hundred_jobs_results_and_artifacts_through_signed_urls(tmp_path: Pa
         refused = httpx.get(expired)
         assert refused.status_code == 403
         assert refused.headers["content-type"] == "application/problem+json"
+
+        # the logs are JSON lines with request ids, and hold no key and no signature
+        log_text = process.log.read_text()
+        records = [json.loads(line) for line in log_text.splitlines() if line.startswith("{")]
+        requests = [r for r in records if r.get("event") == "request"]
+        assert len(requests) > 200 and all(r["request_id"] for r in requests)
+        assert any(r.get("logger") == "uvicorn.error" for r in records)  # uvicorn's too
+        for secret in (user["api_key"], ADMIN_KEY, query["sig"][0], signature):
+            assert secret not in log_text
 
 
 def test_cli_submit_waits_and_prints_the_result(tmp_path: Path) -> None:
