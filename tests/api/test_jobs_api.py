@@ -180,3 +180,28 @@ def test_queue_status_and_health(client: TestClient, alice: dict[str, str]) -> N
     assert client.get("/openapi.json").json()["info"]["title"] == "jobgate"
     schedules = client.get("/admin/schedules", headers=ADMIN).json()
     assert [s["name"] for s in schedules] == ["every-minute"]
+
+
+def test_cors_is_off_by_default_and_follows_the_setting(tmp_path) -> None:
+    from jobgate import bootstrap
+    from jobgate.api.app import create_app
+    from tests.apps import app as test_app
+    from tests.conftest import make_settings
+
+    preflight = {
+        "Origin": "https://app.example.com",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "Authorization, Content-Type, Idempotency-Key",
+    }
+    for origins, allowed in (("", False), ("https://app.example.com,https://x.example.com", True)):
+        services = bootstrap.build(
+            make_settings(tmp_path / f"d{allowed}", cors_origins=origins), test_app
+        )
+        try:
+            with TestClient(create_app(services)) as client:
+                answer = client.options("/jobs", headers=preflight)
+                assert (
+                    answer.headers.get("access-control-allow-origin") == "https://app.example.com"
+                ) is allowed
+        finally:
+            services.close()
