@@ -89,6 +89,7 @@ def build_backend(settings: Settings) -> Backend:
             settings.data_dir,
             signing.encode(),
             synchronous=settings.sqlite_synchronous,
+            busy_timeout_ms=settings.sqlite_busy_timeout_ms,
             max_receives=settings.max_receives,
             event_retention_seconds=settings.event_retention_days * 86400,
             queue_retention_seconds=settings.queue_retention_days * 86400,

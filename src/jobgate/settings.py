@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     queue_retention_days: float = Field(4.0, gt=0, le=14)
     dlq_retention_days: float = Field(14.0, gt=0, le=14)
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL"] = "NORMAL"
+    sqlite_busy_timeout_ms: int = Field(
+        5000, ge=0, description="Wait this long for the write lock, then answer 503."
+    )
     scheduler: bool = Field(True, description="Run the in-process scheduler with the worker.")
 
     @field_validator("cors_origins", mode="before")

@@ -162,3 +162,33 @@ def test_unknown_route_and_method_are_problems(client: TestClient) -> None:
 @pytest.mark.parametrize("job_id", ["not-an-id", "01ZZZZZZZZZZZZZZZZZZZZZZZZ", "%00", "a" * 300])
 def test_odd_job_ids_are_404(client: TestClient, alice: dict[str, str], job_id: str) -> None:
     assert client.get(f"/jobs/{job_id}", headers=alice).status_code == 404
+
+
+def test_a_locked_database_is_a_503_with_retry_after_never_a_500(tmp_path) -> None:
+    import sqlite3
+
+    from jobgate import bootstrap
+    from jobgate.api.app import create_app
+    from tests.api.conftest import ADMIN
+    from tests.apps import app as test_app
+    from tests.conftest import make_settings
+
+    services = bootstrap.build(make_settings(tmp_path / "d", sqlite_busy_timeout_ms=200), test_app)
+    try:
+        with TestClient(create_app(services)) as client:
+            # given another process holding the database's write lock
+            other = sqlite3.connect(tmp_path / "d" / "jobgate.db", isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            # when a job is submitted
+            busy = client.post("/jobs", json={"type": "echo"}, headers=ADMIN)
+            # then the answer is 503 with Retry-After, and nothing was written
+            assert busy.status_code == 503
+            assert busy.headers["retry-after"].isdigit()
+            assert busy.headers["content-type"] == "application/problem+json"
+            other.execute("ROLLBACK")
+            other.close()
+            assert nothing_written(services)
+            # and once the lock is gone the same request succeeds
+            assert client.post("/jobs", json={"type": "echo"}, headers=ADMIN).status_code == 202
+    finally:
+        services.close()

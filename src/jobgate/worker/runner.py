@@ -102,8 +102,13 @@ class Worker:
                     try:
                         run = self._fetch()
                         backoff = 0.5
-                    except JobGateError as exc:
-                        self._log.warning("receive_failed", error=str(exc), retry_in=backoff)
+                    except Exception as exc:  # a consumer thread must outlive any failure
+                        self._log.warning(
+                            "receive_failed",
+                            error=str(exc),
+                            retry_in=backoff,
+                            exc_info=not isinstance(exc, JobGateError),
+                        )
                         self._stopping.wait(backoff)
                         backoff = min(backoff * 2, 30.0)
                         continue
