@@ -205,3 +205,12 @@ def test_cors_is_off_by_default_and_follows_the_setting(tmp_path) -> None:
                 ) is allowed
         finally:
             services.close()
+
+
+def test_docs_pages_use_assets_served_here(client: TestClient) -> None:
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assert "cdn.jsdelivr.net" not in html and "/static/docs/" in html
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"):
+        response = client.get(f"/static/docs/{asset}")
+        assert response.status_code == 200 and len(response.content) > 10_000

@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jobgate import __version__
@@ -74,19 +78,51 @@ class RequestContext:
             structlog.contextvars.clear_contextvars()
 
 
+def add_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` from assets served here, not from a CDN, so the
+    pages work on a machine without internet."""
+    import fastapi_offline
+
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/static/docs", StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="jobgate API",
+            swagger_js_url="/static/docs/swagger-ui-bundle.js",
+            swagger_css_url="/static/docs/swagger-ui.css",
+            swagger_favicon_url="/static/docs/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title="jobgate API",
+            redoc_js_url="/static/docs/redoc.standalone.js",
+            redoc_favicon_url="/static/docs/favicon.png",
+            with_google_fonts=False,
+        )
+
+
 def create_app(services: Services) -> FastAPI:
     settings = services.settings
     app = FastAPI(
         title="jobgate",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
+    add_docs(app)
     app.state.services = services
     problems.install(app)
     document_security(app)
     app.include_router(routes_jobs.build_router(services))
+    app.include_router(routes_jobs.build_seed_router(services))
     app.include_router(routes_users.build_router(services))
     app.include_router(routes_admin.build_router(services))
     if settings.cors_origins:

@@ -151,7 +151,9 @@ def build_router(services: Services) -> APIRouter:
             return RedirectResponse(absolute(request, settings.public_url, view.url), 307)
         return ResultOut(job_id=job_id, result=view.inline)
 
-    @router.get("/jobs/{job_id}/download-url", response_model=DownloadUrl)
+    @router.get(
+        "/jobs/{job_id}/download-url", response_model=DownloadUrl, summary="A fresh signed URL"
+    )
     @blocking
     def download_url(
         request: Request,
@@ -171,12 +173,12 @@ def build_router(services: Services) -> APIRouter:
         events = jobs.events(users.authenticate(key).scope, job_id)
         return EventPage(job_id=job_id, events=[EventOut.of(e) for e in events])
 
-    _add_seed_aliases(router, services)
     return router
 
 
-def _add_seed_aliases(router: APIRouter, services: Services) -> None:
+def build_seed_router(services: Services) -> APIRouter:
     """Seed 002's shapes: ``POST /submit`` and ``GET /status/{jobId}``."""
+    router = APIRouter(tags=["seed aliases"], responses=PROBLEM_RESPONSES)
     blocking = route_runner(services.backend.inline_io)
     jobs, users, settings = services.jobs, services.users, services.settings
 
@@ -185,7 +187,6 @@ def _add_seed_aliases(router: APIRouter, services: Services) -> None:
         status_code=202,
         response_model=SeedSubmitted,
         openapi_extra=body_schema(SeedSubmit),
-        tags=["seed aliases"],
         summary="Submit (seed 002 shape)",
     )
     @blocking
@@ -203,9 +204,10 @@ def _add_seed_aliases(router: APIRouter, services: Services) -> None:
     @router.get(
         "/status/{job_id}",
         response_model=SeedStatus,
-        tags=["seed aliases"],
         summary="Status (seed 002 shape)",
     )
     @blocking
     def seed_status(job_id: str, key: Key) -> SeedStatus:
         return SeedStatus.of(jobs.get(users.authenticate(key).scope, job_id))
+
+    return router

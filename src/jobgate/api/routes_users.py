@@ -68,7 +68,9 @@ def build_router(services: Services) -> APIRouter:
         self_or_admin(key, user_id)
         return UserOut.of(users.get_user(user_id))
 
-    @router.post("/users/{user_id}/keys", status_code=201, response_model=KeyCreated)
+    @router.post(
+        "/users/{user_id}/keys", status_code=201, response_model=KeyCreated, summary="Issue a key"
+    )
     @blocking
     def issue_key(user_id: str, key: Key) -> KeyCreated:
         """Issue another API key (for rotation: issue, switch, then revoke the old one)."""
@@ -76,7 +78,7 @@ def build_router(services: Services) -> APIRouter:
         api_key = users.issue_key(user_id)
         return KeyCreated(key_id=api_key.split("_")[1], api_key=api_key)
 
-    @router.get("/users/{user_id}/keys", response_model=list[KeyOut])
+    @router.get("/users/{user_id}/keys", response_model=list[KeyOut], summary="List keys")
     @blocking
     def list_keys(user_id: str, key: Key) -> list[KeyOut]:
         self_or_admin(key, user_id)
@@ -87,7 +89,7 @@ def build_router(services: Services) -> APIRouter:
             for k in users.list_keys(user_id)
         ]
 
-    @router.delete("/users/{user_id}/keys/{key_id}", status_code=204)
+    @router.delete("/users/{user_id}/keys/{key_id}", status_code=204, summary="Revoke a key")
     @blocking
     def revoke_key(user_id: str, key_id: str, key: Key) -> Response:
         self_or_admin(key, user_id)
