@@ -1,8 +1,15 @@
-"""One fixture per backend; every contract test runs against each (litestar's store tests)."""
+"""One fixture per backend; every contract test runs against each (litestar's store tests).
+
+The ``aws`` backend runs against moto's server mode over real HTTP on a loopback port, started
+once per session; each test gets fresh tables, queues and a bucket (``/moto-api/reset``).
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -10,8 +17,17 @@ import pytest
 from jobgate.backends.local import build_local_backend
 from jobgate.ports import Backend
 
-BACKENDS = ["local"]
+BACKENDS = ["local", "aws"]
 MAX_RECEIVES = 3
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Delays each backend can honour: SQS counts whole seconds."""
+
+    visibility: float
+    wait: float
 
 
 @pytest.fixture
@@ -21,7 +37,49 @@ def local_backend(tmp_path: Path) -> Iterator[Backend]:
     backend.close()
 
 
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's server in this process's threads, listening on a free loopback port."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:  # pragma: no cover - the dev extra installs it
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("moto[server] is not installed: pip install -e '.[dev]'")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_backend(moto_endpoint: str) -> Iterator[Backend]:
+    import boto3
+    import httpx
+
+    from jobgate.backends.aws import build_aws_backend, clients
+    from jobgate.backends.aws.provision import provision
+
+    httpx.post(f"{moto_endpoint}/moto-api/reset")
+    session = boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION
+    )
+    prefix = f"jg{uuid.uuid4().hex[:8]}"
+    from jobgate.backends.aws import AwsResources
+
+    bootstrap = AwsResources(REGION, "", "", "", "", "", "", endpoint_url=moto_endpoint)
+    made = provision(clients(bootstrap, session), prefix, REGION, max_receives=MAX_RECEIVES)
+    resources = AwsResources(**{**made.__dict__, "endpoint_url": moto_endpoint})
+    yield build_aws_backend(resources, session=session)
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> Backend:
     built: Backend = request.getfixturevalue(f"{request.param}_backend")
     return built
+
+
+@pytest.fixture
+def timing(backend: Backend) -> Timing:
+    return Timing(visibility=1.0, wait=1.2) if backend.name == "aws" else Timing(0.2, 0.3)

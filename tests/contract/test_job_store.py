@@ -158,6 +158,8 @@ def test_stale_finds_old_queued_and_expired_leases(backend: Backend) -> None:
 
 
 def test_events_past_retention_expire(backend: Backend) -> None:
+    if backend.name == "aws":
+        pytest.skip("DynamoDB's TTL deletes expired events in the background (moto never does)")
     job = make_job()
     backend.jobs.create(job, submitted(job))
     assert backend.jobs.expire_events(time.time()) == 0

@@ -1,0 +1,77 @@
+"""Blobs on S3: deterministic keys, server-side encryption, presigned GET URLs. Translation only."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from jobgate.backends.aws.errors import code, translated
+from jobgate.backends.local.blobs import check_key
+from jobgate.domain.models import BlobRef
+from jobgate.errors import NotFound
+
+
+class S3BlobStore:
+    """:class:`~jobgate.ports.BlobStore` on one bucket. S3 writes are atomic per object."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self._bucket = bucket
+
+    def put(self, key: str, data: bytes, content_type: str) -> BlobRef:
+        check_key(key)
+        sha = hashlib.sha256(data).hexdigest()
+        with translated("put blob"):
+            self._s3.put_object(
+                Bucket=self._bucket,
+                Key=key,
+                Body=data,
+                ContentType=content_type,
+                ServerSideEncryption="AES256",
+                Metadata={"sha256": sha},
+            )
+        return BlobRef(key, len(data), sha, content_type)
+
+    def get(self, key: str) -> bytes:
+        try:
+            with translated("get blob"):
+                body: bytes = self._s3.get_object(Bucket=self._bucket, Key=check_key(key))[
+                    "Body"
+                ].read()
+        except Exception as exc:
+            if _missing(exc):
+                raise NotFound(f"no blob {key!r}") from exc
+            raise
+        return body
+
+    def head(self, key: str) -> BlobRef | None:
+        try:
+            with translated("head blob"):
+                meta = self._s3.head_object(Bucket=self._bucket, Key=check_key(key))
+        except Exception as exc:
+            if _missing(exc):
+                return None
+            raise
+        return BlobRef(
+            key,
+            int(meta["ContentLength"]),
+            meta.get("Metadata", {}).get("sha256", ""),
+            meta.get("ContentType", "application/octet-stream"),
+        )
+
+    def signed_url(self, key: str, expires_in: int, filename: str | None = None) -> str:
+        params: dict[str, str] = {"Bucket": self._bucket, "Key": check_key(key)}
+        if filename:
+            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+        with translated("presign"):
+            url: str = self._s3.generate_presigned_url(
+                "get_object", Params=params, ExpiresIn=expires_in
+            )
+        return url
+
+
+def _missing(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    return isinstance(cause, ClientError) and code(cause) in {"NoSuchKey", "404", "NotFound"}
