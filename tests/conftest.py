@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,3 +57,19 @@ def services(settings: Settings) -> Iterator[Services]:
     built = bootstrap.build(settings, test_app)
     yield built
     built.close()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's server in this process's threads, listening on a free loopback port."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:  # pragma: no cover - the dev extra installs it
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("moto[server] is not installed: pip install -e '.[dev]'")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

@@ -67,9 +67,20 @@ def _secret_file(path: Path, make: bool) -> str | None:
 
 
 def resolve_admin_key(settings: Settings, create: bool = False) -> tuple[str | None, bool]:
-    """The admin key, and whether it was just created (to print it once on first run)."""
+    """The admin key, and whether it was just created (to print it once on first run).
+
+    Looked up in order: ``JOBGATE_ADMIN_KEY``; on the aws backend the Secrets Manager secret
+    ``API_KEY_SECRET_ARN`` names; ``JOBGATE_ADMIN_KEY_FILE``; ``<data dir>/admin_key``.
+    """
     if settings.admin_key is not None:
         return settings.admin_key.get_secret_value(), False
+    if settings.backend == "aws":
+        from jobgate import aws_settings
+        from jobgate.backends.aws.secrets import read_secret
+
+        aws = aws_settings.load()
+        if aws.api_key_secret_arn:
+            return read_secret(aws.api_key_secret_arn, aws.region, aws.endpoint_url), False
     path = settings.admin_key_file or settings.data_dir / "admin_key"
     existed = path.exists()
     return _secret_file(path, make=create), create and not existed
@@ -94,6 +105,24 @@ def build_backend(settings: Settings) -> Backend:
             event_retention_seconds=settings.event_retention_days * 86400,
             queue_retention_seconds=settings.queue_retention_days * 86400,
             dlq_retention_seconds=settings.dlq_retention_days * 86400,
+        )
+    if settings.backend == "aws":
+        from jobgate import aws_settings
+        from jobgate.backends.aws import AwsResources, build_aws_backend
+
+        aws = aws_settings.load()
+        resources = AwsResources(
+            region=aws.region,
+            jobs_table=aws.jobs_table,
+            events_table=aws.events_table,
+            users_table=aws.users_table,
+            queue_url=aws.queue_url,
+            dlq_url=aws.dlq_url,
+            bucket=aws.bucket,
+            endpoint_url=aws.endpoint_url,
+        )
+        return build_aws_backend(
+            resources, event_retention_seconds=settings.event_retention_days * 86400
         )
     raise ValueError(f"unknown backend {settings.backend!r}")
 

@@ -20,6 +20,7 @@ their edge, and the HTTP layer maps them to ``application/problem+json`` in exac
     │   └── LeaseLost                     this worker's attempt is no longer the job's current one
     ├── StaleReceipt                      queue receipt no longer current (message re-delivered)
     ├── BackendUnavailable                503  storage or queue temporarily unreachable
+    ├── ConfigurationError                start-up: settings missing or wrong
     └── JobFailure                        raised by handlers
         └── PermanentError                fail at once, never retried
 """
@@ -128,6 +129,12 @@ class BackendUnavailable(JobGateError):
     def __init__(self, detail: str = "", retry_after: int = 2) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class ConfigurationError(JobGateError):
+    """Settings are missing or inconsistent; raised at start-up, never per request."""
+
+    title = "Configuration error"
 
 
 class JobFailure(JobGateError):

@@ -19,7 +19,7 @@ class Settings(BaseSettings):
         env_prefix="JOBGATE_", env_file=".env", extra="ignore", frozen=True
     )
 
-    backend: Literal["local"] = Field("local", description="Storage backend.")
+    backend: Literal["local", "aws"] = Field("local", description="Storage backend.")
     app: str = Field("jobgate.demo:app", description="Module and JobGate instance to load.")
     data_dir: Path = Field(Path(".jobgate"), description="Local backend data folder.")
     admin_key: SecretStr | None = Field(None, description="Admin API key.")

@@ -6,7 +6,6 @@ once per session; each test gets fresh tables, queues and a bucket (``/moto-api/
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,22 +34,6 @@ def local_backend(tmp_path: Path) -> Iterator[Backend]:
     backend = build_local_backend(tmp_path, b"contract-signing-secret", max_receives=MAX_RECEIVES)
     yield backend
     backend.close()
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """moto's server in this process's threads, listening on a free loopback port."""
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:  # pragma: no cover - the dev extra installs it
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip("moto[server] is not installed: pip install -e '.[dev]'")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture

@@ -1,0 +1,57 @@
+"""Settings of the ``aws`` backend, under the seeds' variable names (no ``JOBGATE_`` prefix).
+
+| variable | meaning |
+| --- | --- |
+| ``AWS_REGION`` | region of every resource |
+| ``AWS_ENDPOINT_URL`` | optional: point every client at an emulator (moto, LocalStack) |
+| ``JOBS_TABLE_NAME``, ``EVENTS_TABLE_NAME``, ``USERS_TABLE_NAME`` | DynamoDB tables |
+| ``JOBS_QUEUE_URL``, ``JOBS_DLQ_URL`` | SQS queue and its dead-letter queue |
+| ``S3_BUCKET_NAME`` | blobs: payloads, results, artifacts |
+| ``API_KEY_SECRET_ARN`` | optional: Secrets Manager secret holding the admin API key |
+
+:func:`load` names every missing variable at once, so a deploy fails at start-up, not at the
+first request.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from jobgate.errors import ConfigurationError
+
+REQUIRED = (
+    "AWS_REGION",
+    "JOBS_TABLE_NAME",
+    "EVENTS_TABLE_NAME",
+    "USERS_TABLE_NAME",
+    "JOBS_QUEUE_URL",
+    "JOBS_DLQ_URL",
+    "S3_BUCKET_NAME",
+)
+OPTIONAL = ("AWS_ENDPOINT_URL", "API_KEY_SECRET_ARN")
+
+
+class AwsSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    region: str = Field(validation_alias="AWS_REGION", min_length=1)
+    endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
+    jobs_table: str = Field(validation_alias="JOBS_TABLE_NAME", min_length=1)
+    events_table: str = Field(validation_alias="EVENTS_TABLE_NAME", min_length=1)
+    users_table: str = Field(validation_alias="USERS_TABLE_NAME", min_length=1)
+    queue_url: str = Field(validation_alias="JOBS_QUEUE_URL", min_length=1)
+    dlq_url: str = Field(validation_alias="JOBS_DLQ_URL", min_length=1)
+    bucket: str = Field(validation_alias="S3_BUCKET_NAME", min_length=1)
+    api_key_secret_arn: str | None = Field(None, validation_alias="API_KEY_SECRET_ARN")
+
+
+def load() -> AwsSettings:
+    """Read the environment; ConfigurationError naming every missing or empty variable."""
+    try:
+        return AwsSettings()
+    except ValidationError as exc:
+        missing = sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")})
+        raise ConfigurationError(
+            "the aws backend needs these environment variables: " + ", ".join(missing)
+        ) from None
