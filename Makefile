@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: serve test lint typecheck unit bench clean install
+.PHONY: serve serve-aws test lint typecheck unit bench clean install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ install: $(STAMP)
 
 serve: $(STAMP)
 	$(BIN)/jobgate serve $(ARGS)
+
+# The aws backend against an embedded AWS emulator (moto): DynamoDB, SQS, S3, Secrets Manager.
+serve-aws: $(STAMP)
+	$(BIN)/jobgate aws-local $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -34,7 +34,7 @@ def _settings_from(args: argparse.Namespace) -> Any:
     from jobgate.settings import Settings
 
     overrides: dict[str, Any] = {}
-    for name in ("app", "data_dir", "host", "port", "worker_concurrency"):
+    for name in ("app", "data_dir", "host", "port", "worker_concurrency", "backend"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -101,7 +101,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     print(f"data in {settings.data_dir.resolve()}", file=sys.stderr, flush=True)
     admin_file = settings.admin_key_file or settings.data_dir / "admin_key"
-    if settings.admin_key is None and not _announced(settings.data_dir):
+    if (
+        settings.admin_key is None
+        and settings.backend == "local"
+        and not _announced(settings.data_dir)
+    ):
         print(f"admin API key: {services.admin_key}", file=sys.stderr)
         print(f"  (kept in {admin_file}; shown only on first run)", file=sys.stderr, flush=True)
     worker, thread, housekeeper = _start_worker(services)
@@ -152,7 +156,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from jobgate.cli import admin, client
+    from jobgate.cli import admin, aws_local, client
 
     parser = argparse.ArgumentParser(
         prog="jobgate",
@@ -194,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--concurrency", dest="worker_concurrency", type=int, help="handler threads (default 4)"
     )
     client.add_commands(sub)
+    aws_local.add_command(sub)
     admin.add_commands(sub, server)
     return parser
 
