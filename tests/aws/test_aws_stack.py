@@ -112,3 +112,19 @@ def test_a_failing_job_is_dead_lettered_on_the_aws_backend(aws_services: Service
     assert [j.job_id for _, j in entries if j] == [job.job_id]
     assert aws_services.dead_letters.redrive() == 1
     assert aws_services.backend.jobs.get(job.job_id).status is JobStatus.QUEUED  # type: ignore[union-attr]
+
+
+def test_two_mib_payload_and_result_round_trip_through_s3(aws_services: Services) -> None:
+    # given a 2 MiB payload (over DynamoDB's 400 KB item limit and SQS's 1 MiB message)
+    payload = {"data": "x" * (2 * 1024 * 1024)}
+    job, _ = aws_services.jobs.submit("alice", "echo", payload)
+    # then the ledger keeps a pointer to S3, and the message stays a small envelope
+    assert job.payload is None and job.payload_ref is not None
+    assert job.payload_ref.size > 2 * 1024 * 1024
+    with running_worker(aws_services):
+        done = wait_status(aws_services, job.job_id, JobStatus.COMPLETED, timeout=60)
+    # and the 2 MiB result comes back through S3 too
+    assert done.result is None and done.result_ref is not None
+    url = aws_services.jobs.result("alice", job.job_id).url
+    assert url is not None
+    assert httpx.get(url).json() == payload
