@@ -29,8 +29,44 @@ FAST = {
 }
 
 
-def ledger(data_dir: Path):  # a reader on the same SQLite file, as an operator would have
-    return bootstrap.build(make_settings(data_dir), test_app)
+@pytest.fixture(params=["local", "aws"])
+def stack(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """Settings for the backend under test. For ``aws``: fresh resources in moto's server (over
+    HTTP on loopback), and the environment the API and worker processes inherit."""
+    if request.param == "local":
+        return {}
+    import uuid
+
+    import boto3
+
+    from jobgate.backends.aws import AwsResources, clients
+    from jobgate.backends.aws.provision import provision
+
+    endpoint = request.getfixturevalue("moto_endpoint")
+    httpx.post(f"{endpoint}/moto-api/reset")
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint,
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    made = provision(
+        clients(
+            AwsResources("us-east-1", "", "", "", "", "", "", endpoint), boto3.session.Session()
+        ),
+        f"jg{uuid.uuid4().hex[:8]}",
+        "us-east-1",
+    )
+    for name, value in {
+        "JOBS_TABLE_NAME": made.jobs_table, "EVENTS_TABLE_NAME": made.events_table,
+        "USERS_TABLE_NAME": made.users_table, "JOBS_QUEUE_URL": made.queue_url,
+        "JOBS_DLQ_URL": made.dlq_url, "S3_BUCKET_NAME": made.bucket,
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    return {"backend": "aws"}
+
+
+def ledger(data_dir: Path, stack: dict[str, object]):  # an operator's view of the same ledger
+    return bootstrap.build(make_settings(data_dir, **stack), test_app)
 
 
 def statuses(http: httpx.Client, ids: list[str]) -> Counter[str]:
@@ -38,11 +74,11 @@ def statuses(http: httpx.Client, ids: list[str]) -> Counter[str]:
 
 
 def test_kill_9_with_20_jobs_in_flight_loses_nothing_and_completes_nothing_twice(
-    tmp_path: Path,
+    tmp_path: Path, stack: dict[str, object]
 ) -> None:
     data = tmp_path / "data"
     effects_file = tmp_path / "effects.log"
-    settings = {**FAST, "test_effects": effects_file, "worker_concurrency": 24}
+    settings = {**FAST, **stack, "test_effects": effects_file, "worker_concurrency": 24}
     with (
         serving("api", data, **settings) as (url, _),
         httpx.Client(base_url=url, headers=ADMIN) as http,
@@ -69,7 +105,7 @@ def test_kill_9_with_20_jobs_in_flight_loses_nothing_and_completes_nothing_twice
         finally:
             second.stop()
     # then every job completed exactly once, and none is left processing
-    services = ledger(data)
+    services = ledger(data, stack)
     try:
         for job_id in ids:
             job = services.backend.jobs.get(job_id)
@@ -85,11 +121,12 @@ def test_kill_9_with_20_jobs_in_flight_loses_nothing_and_completes_nothing_twice
     assert all(done[(job_id, "done")] == 1 for job_id in ids)
 
 
-def test_sigterm_during_a_job_loses_nothing(tmp_path: Path) -> None:
+def test_sigterm_during_a_job_loses_nothing(tmp_path: Path, stack: dict[str, object]) -> None:
     data = tmp_path / "data"
     effects_file = tmp_path / "effects.log"
     settings = {
         **FAST,
+        **stack,
         "test_effects": effects_file,
         "worker_concurrency": 2,
         "shutdown_grace_seconds": 10,
@@ -120,10 +157,10 @@ def test_sigterm_during_a_job_loses_nothing(tmp_path: Path) -> None:
     assert all(started[(job_id, "done")] == 1 for job_id in ids)
 
 
-def cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(data: Path, *args: str, **settings: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "jobgate.cli.main", *args],
-        env=environment(data, **FAST),
+        env=environment(data, **FAST, **settings),
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -131,10 +168,12 @@ def cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_failing_job_reaches_the_dlq_and_redrive_brings_it_back(tmp_path: Path) -> None:
+def test_failing_job_reaches_the_dlq_and_redrive_brings_it_back(
+    tmp_path: Path, stack: dict[str, object]
+) -> None:
     data = tmp_path / "data"
     with (
-        serving("serve", data, **FAST) as (url, _),
+        serving("serve", data, **FAST, **stack) as (url, _),
         httpx.Client(base_url=url, headers=ADMIN) as http,
     ):
         job_id = http.post("/jobs", json={"type": "fail"}).json()["job_id"]
@@ -145,33 +184,46 @@ def test_failing_job_reaches_the_dlq_and_redrive_brings_it_back(tmp_path: Path) 
         assert failed["attempt"] == failed["max_attempts"] == 3
         assert http.get("/admin/queue-status").json()["dlq_depth"] == 1
 
-        listed = cli(data, "dlq", "list")
+        listed = cli(data, "dlq", "list", **stack)
         assert listed.returncode == 0, listed.stderr
         assert job_id in listed.stdout and "RuntimeError" in listed.stdout
 
-        redriven = cli(data, "dlq", "redrive")
+        redriven = cli(data, "dlq", "redrive", **stack)
         assert redriven.returncode == 0 and "redrove 1" in redriven.stdout
         # it runs again (three more attempts) and fails again, back in the DLQ
-        again = wait_for(
-            lambda: (
-                (j := http.get(f"/jobs/{job_id}").json())["attempt"] == 6
-                and j["status"] == "failed"
-                and j
-            ),
-            timeout=30,
-        )
+        try:
+            again = wait_for(
+                lambda: (
+                    (j := http.get(f"/jobs/{job_id}").json())["attempt"] == 6
+                    and j["status"] == "failed"
+                    and j
+                ),
+                timeout=30,
+            )
+        except AssertionError:
+            job = http.get(f"/jobs/{job_id}").json()
+            events = http.get(f"/jobs/{job_id}/events").json()["events"]
+            queue = http.get("/admin/queue-status").json()
+            raise AssertionError(
+                f"{job['status']} {job['attempt']}/{job['max_attempts']} {queue} "
+                f"{[(e['kind'], e['attempt']) for e in events]}"
+            ) from None
         assert again["max_attempts"] == 6
-        purged = cli(data, "dlq", "purge")
+        purged = cli(data, "dlq", "purge", **stack)
         assert "purged 1" in purged.stdout
         assert http.get("/admin/queue-status").json()["dlq_depth"] == 0
 
 
-def test_users_create_command_prints_a_working_key(tmp_path: Path) -> None:
+def test_users_create_command_prints_a_working_key(
+    tmp_path: Path, stack: dict[str, object]
+) -> None:
     data = tmp_path / "data"
-    created = cli(data, "users", "create", "--name", "Grace", "--email", "grace@example.com")
+    created = cli(
+        data, "users", "create", "--name", "Grace", "--email", "grace@example.com", **stack
+    )
     assert created.returncode == 0, created.stderr
     key = next(line.split('"')[3] for line in created.stdout.splitlines() if '"api_key"' in line)
-    bad = cli(data, "users", "create", "--name", "X", "--email", "nope")
+    bad = cli(data, "users", "create", "--name", "X", "--email", "nope", **stack)
     assert bad.returncode == 2 and "not a valid email" in bad.stdout
-    with serving("api", data, **FAST) as (url, _):
+    with serving("api", data, **FAST, **stack) as (url, _):
         assert httpx.get(f"{url}/jobs", headers={"X-API-Key": key}).status_code == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -146,30 +147,37 @@ class DeadLetterService:
         ``redriven`` event. The attempt counter keeps counting (it is the fencing token), so
         the budget is extended: ``max_attempts = attempt + the type's max_attempts``.
         """
-        moved = self._b.dead_letters.redrive(message_ids)
+        # The job goes back to ``queued`` before its message moves: a worker that got the
+        # message first would find the job still failed and drop the message. A crash in
+        # between leaves a queued job without a message, which the reconciler re-sends.
+        chosen = [
+            d
+            for d in self._b.dead_letters.peek(100_000)
+            if message_ids is None or d.message_id in message_ids
+        ]
         now = self._clock()
-        for delivery in moved:
+        for delivery in chosen:
             job_id = job_id_of(delivery)
             job = self._b.jobs.get(job_id) if job_id else None
-            if job is None or job.status is not JobStatus.FAILED:
-                continue
-            budget = (
-                self._app.job_types[job.type].max_attempts if job.type in self._app.job_types else 1
-            )
-            changes = {
-                "status": JobStatus.QUEUED,
-                "max_attempts": job.attempt + budget,
-                "error": None,
-                "finished_at": None,
-                "run_after": None,
-                "updated_at": now,
-            }
-            event = JobEvent(job.job_id, now, "redriven", JobStatus.QUEUED, job.attempt)
-            try:
-                self._b.jobs.transition(job, changes, event)
-            except TransitionConflict:
-                continue
-        return len(moved)
+            if job is not None and job.status is JobStatus.FAILED:
+                self._requeue(job, now)
+        if not chosen:
+            return 0
+        return len(self._b.dead_letters.redrive([d.message_id for d in chosen]))
+
+    def _requeue(self, job: Job, now: float) -> None:
+        spec = self._app.job_types.get(job.type)
+        changes = {
+            "status": JobStatus.QUEUED,
+            "max_attempts": job.attempt + (spec.max_attempts if spec else 1),
+            "error": None,
+            "finished_at": None,
+            "run_after": None,
+            "updated_at": now,
+        }
+        event = JobEvent(job.job_id, now, "redriven", JobStatus.QUEUED, job.attempt)
+        with contextlib.suppress(TransitionConflict):  # someone else moved it: theirs stands
+            self._b.jobs.transition(job, changes, event)
 
     def purge(self) -> int:
         return self._b.dead_letters.purge()
