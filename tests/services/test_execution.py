@@ -5,15 +5,31 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from jobgate import bootstrap
 from jobgate.bootstrap import Services
 from jobgate.domain.models import JobStatus
 from jobgate.services.jobs import envelope
 from tests.apps import app as test_app
+from tests.aws.test_aws_stack import aws_env  # noqa: F401 - fixture
 from tests.conftest import make_settings
 from tests.support import completed_events, effects, running_worker, wait_for, wait_status
+
+
+@pytest.fixture(params=["local", "aws"])
+def services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Services]:
+    """Every execution story on both backends (aws: moto's server over HTTP)."""
+    overrides: dict[str, object] = {}
+    if request.param == "aws":
+        request.getfixturevalue("aws_env")
+        overrides = {"backend": "aws"}
+    built = bootstrap.build(make_settings(tmp_path / "data", **overrides), test_app)
+    yield built
+    built.close()
 
 
 def test_a_job_runs_to_completion_with_its_history(services: Services) -> None:
