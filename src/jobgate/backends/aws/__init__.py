@@ -6,6 +6,8 @@ boto3 is imported here, not by the rest of jobgate: install the ``aws`` extra to
 from __future__ import annotations
 
 import contextlib
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +28,25 @@ class AwsResources:
     endpoint_url: str | None = None
 
 
+class LazyClient:
+    """A boto3 client made on first use: building one loads its service model (tens of ms),
+    and a cold start should pay only for the services its path touches."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._make()
+        return getattr(self._client, name)
+
+
 def clients(resources: AwsResources, session: Any = None) -> dict[str, Any]:
-    """boto3 clients with adaptive retries (backoff on throttling and 5xx)."""
+    """boto3 clients (made on first use) with adaptive retries: backoff on throttling and 5xx."""
     import boto3
     from botocore.config import Config
 
@@ -40,10 +59,11 @@ def clients(resources: AwsResources, session: Any = None) -> dict[str, Any]:
         read_timeout=30,
     )
     session = session or boto3.session.Session()
-    return {
-        name: session.client(name, endpoint_url=resources.endpoint_url, config=config)
-        for name in ("dynamodb", "sqs", "s3")
-    }
+
+    def maker(name: str) -> Callable[[], Any]:
+        return lambda: session.client(name, endpoint_url=resources.endpoint_url, config=config)
+
+    return {name: LazyClient(maker(name)) for name in ("dynamodb", "sqs", "s3")}
 
 
 def build_aws_backend(
