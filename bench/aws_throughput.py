@@ -1,0 +1,140 @@
+"""Worker throughput on the aws backend against moto's server, with AWS calls counted per job.
+
+    python bench/aws_throughput.py [--jobs 500] [--concurrency 4]
+
+Prints JSON: jobs/s for a ``Worker`` draining ``--jobs`` no-op jobs (DynamoDB ledger + SQS +
+events), the AWS calls it made per job (by operation), the queue depth it started from, and a
+baseline in the same run: a raw boto3 loop draining as many messages with receive-10 +
+delete-batch (no ledger). moto slows down as a queue grows deep, so keep ``--jobs`` modest or
+compare runs at the same depth. Celery's SQS transport is not measured here (see the note in
+the README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+REGION = "us-east-1"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+
+    import socket
+    import subprocess
+
+    import boto3
+
+    from jobgate import bootstrap, logs
+    from jobgate.backends.aws import AwsResources, clients
+    from jobgate.backends.aws.provision import provision
+    from jobgate.registry import JobGate
+    from jobgate.settings import Settings
+    from jobgate.worker.runner import Worker
+
+    logs.configure("warning")
+    # moto's server in its own process, as a real emulator would be (in-process, its threads
+    # would compete with the worker's for the GIL)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_REGION=REGION,
+        AWS_DEFAULT_REGION=REGION, AWS_ENDPOINT_URL=endpoint,
+    )  # fmt: skip
+    session = boto3.session.Session()
+    empty = AwsResources(REGION, "", "", "", "", "", "", endpoint)
+    made = provision(clients(empty, session), f"bench{uuid.uuid4().hex[:6]}", REGION)
+    os.environ.update(
+        JOBS_TABLE_NAME=made.jobs_table, EVENTS_TABLE_NAME=made.events_table,
+        USERS_TABLE_NAME=made.users_table, JOBS_QUEUE_URL=made.queue_url,
+        JOBS_DLQ_URL=made.dlq_url, S3_BUCKET_NAME=made.bucket,
+    )  # fmt: skip
+    app = JobGate()
+    app.job("noop")(lambda payload, ctx: None)
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, backend="aws", admin_key="x" * 24, data_dir=Path("/tmp/jobgate-bench")
+    )
+    services = bootstrap.build(settings, app)
+    for n in range(args.jobs):
+        services.jobs.submit("bench", "noop", n)
+    depth = services.backend.queue.stats().depth
+
+    calls: Counter[str] = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        calls[model.name] += 1
+
+    for client in (services.backend.jobs._db, services.backend.queue._sqs):  # type: ignore[attr-defined]
+        client.meta.events.register("before-call", count)
+    worker = Worker(services.executor("bench"), services.backend.queue,
+                    concurrency=args.concurrency, prefetch=10, poll_wait_seconds=1)  # fmt: skip
+    thread = threading.Thread(target=worker.run, daemon=True)
+    started = time.perf_counter()
+    thread.start()
+    while worker.processed < args.jobs:
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    worker.stop()
+    thread.join(30)
+
+    baseline = raw_drain(session, endpoint, args.jobs)
+    total_calls = sum(calls.values())
+    print(json.dumps({
+        "jobs": args.jobs,
+        "queue_depth_at_start": depth,
+        "worker_concurrency": args.concurrency,
+        "jobs_per_s": round(args.jobs / elapsed, 1),
+        "aws_calls_per_job": round(total_calls / args.jobs, 2),
+        "aws_calls_by_operation": dict(calls.most_common()),
+        "raw_boto3_drain_messages_per_s": baseline,
+        "vs_raw_drain": round(args.jobs / elapsed / baseline, 3),
+    }, indent=2))  # fmt: skip
+    server.terminate()
+    server.wait(10)
+
+
+def raw_drain(session: Any, endpoint: str, count: int) -> float:
+    """Baseline: send ``count`` messages, then drain them with receive-10 + delete-batch."""
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    url = sqs.create_queue(QueueName=f"raw{uuid.uuid4().hex[:6]}")["QueueUrl"]
+    for start in range(0, count, 10):
+        entries = [{"Id": str(i), "MessageBody": "{}"} for i in range(min(10, count - start))]
+        sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    drained, started = 0, time.perf_counter()
+    while drained < count:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if messages:
+            sqs.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+            ])  # fmt: skip
+            drained += len(messages)
+    return round(count / (time.perf_counter() - started), 1)
+
+
+if __name__ == "__main__":
+    main()
