@@ -204,10 +204,10 @@ def test_async_handlers_run(services: Services) -> None:
 
 
 def test_shutdown_gives_back_unfinished_work(services: Services, effects_file: Path) -> None:
-    # given a worker with no grace period running a long job
+    # given a worker with no grace period running a long job (its handler has started)
     job, _ = services.jobs.submit("alice", "slow", {"seconds": 1.0})
     with running_worker(services, grace_seconds=0.0):
-        wait_status(services, job.job_id, JobStatus.PROCESSING)
+        wait_for(lambda: effects(effects_file)[(job.job_id, "start")] == 1)
     # then the job is queued again and its message visible at once
     released = services.backend.jobs.get(job.job_id)
     assert released is not None and released.status is JobStatus.QUEUED
@@ -218,10 +218,11 @@ def test_shutdown_gives_back_unfinished_work(services: Services, effects_file: P
     assert done.attempt == 2
 
 
-def test_graceful_shutdown_finishes_in_flight_jobs(services: Services) -> None:
+def test_graceful_shutdown_finishes_in_flight_jobs(services: Services, effects_file: Path) -> None:
     job, _ = services.jobs.submit("alice", "slow", {"seconds": 0.5})
     with running_worker(services, grace_seconds=10.0):
-        wait_status(services, job.job_id, JobStatus.PROCESSING)
+        # stop once the handler runs (a batch claimed as the stop comes is handed back instead)
+        wait_for(lambda: effects(effects_file)[(job.job_id, "start")] == 1)
         started = time.monotonic()
     assert services.backend.jobs.get(job.job_id).status is JobStatus.COMPLETED  # type: ignore[union-attr]
     assert time.monotonic() - started < 5

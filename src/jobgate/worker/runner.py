@@ -63,6 +63,7 @@ class Worker:
         # keyed by (job id, attempt): a timed-out attempt may still run beside the next one
         self._runs: dict[tuple[str, int], Run] = {}
         self._running: set[tuple[str, int]] = set()
+        self._in_handler: set[int] = set()  # idents of threads running a handler right now
         self._log = get_logger(worker_id=executor.worker_id)
         self.processed = 0
 
@@ -161,18 +162,27 @@ class Worker:
                 run.next_beat = now + self._beat_every
                 run.deadline = math.inf  # the timeout starts when the handler does
                 self._runs[_key(run)] = run
-            self._backlog.extend(runs[1:])
-            self._running.add(_key(runs[0]))
+            stopping = self._stopping.is_set()
+            if not stopping:
+                self._backlog.extend(runs[1:])
+                self._running.add(_key(runs[0]))
+        if stopping:  # claimed as the stop came: the drain may have looked already
+            self._hand_back(runs, "run_released_at_shutdown")
+            return None
         return runs[0]
 
     def _execute(self, run: Run) -> Outcome:
         run.deadline = time.monotonic() + run.job.timeout
+        me = threading.get_ident()
+        with self._lock:
+            self._in_handler.add(me)
         try:
             return self._executor.run_handler(run)
         finally:
             run.deadline = math.inf  # finished: only the settle remains
             with self._lock:
                 self._running.discard(_key(run))
+                self._in_handler.discard(me)
 
     def _settle(self, finished: list[tuple[Run, Outcome]]) -> None:
         if not finished:
@@ -213,10 +223,19 @@ class Worker:
         deadline = time.monotonic() + self._grace
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        # Past the grace, threads that are not inside a handler are only receiving, claiming
+        # or settling: give them a moment to finish (they see the stop and hand back what they
+        # claimed), so nothing is left claimed behind this method's back.
         with self._lock:
-            overdue = [self._runs[k] for k in self._running if k in self._runs]
-        # a batch claimed just as the stop came may have reached the backlog after the first look
-        self._hand_back(self._take_backlog() + overdue, "run_abandoned_at_shutdown")
+            in_handler = set(self._in_handler)
+        for thread in threads:
+            if thread.ident not in in_handler:
+                thread.join(5.0)
+        self._take_backlog()
+        with self._lock:
+            # Past the grace: whatever is still claimed and unsettled goes back, running or not.
+            overdue = list(self._runs.values())
+        self._hand_back(overdue, "run_abandoned_at_shutdown")
 
     def _take_backlog(self) -> list[Run]:
         with self._lock:
