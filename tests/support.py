@@ -68,3 +68,26 @@ def effects(path: Path) -> Counter[tuple[str, str]]:
 
 def completed_events(services: Services, job_id: str) -> int:
     return sum(e.kind == "completed" for e in services.backend.jobs.events(job_id))
+
+
+def provision_aws(endpoint: str, monkeypatch: Any, region: str = "us-east-1") -> Any:
+    """Fresh jobgate resources in the emulator at ``endpoint``, and this process's environment
+    pointed at them (child processes inherit it). Returns the resources."""
+    import uuid
+
+    import boto3
+
+    from jobgate.aws_settings import environment_for
+    from jobgate.backends.aws import AwsResources, clients
+    from jobgate.backends.aws.provision import provision
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": region, "AWS_ENDPOINT_URL": endpoint,
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    empty = AwsResources(region, "", "", "", "", "", "", endpoint)
+    made = provision(clients(empty, boto3.session.Session()), f"jg{uuid.uuid4().hex[:8]}", region)
+    for name, value in environment_for(made).items():
+        monkeypatch.setenv(name, value)
+    return made

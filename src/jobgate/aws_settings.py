@@ -15,10 +15,15 @@ first request.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jobgate.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from jobgate.backends.aws import AwsResources
 
 REQUIRED = (
     "AWS_REGION",
@@ -44,6 +49,24 @@ class AwsSettings(BaseSettings):
     dlq_url: str = Field(validation_alias="JOBS_DLQ_URL", min_length=1)
     bucket: str = Field(validation_alias="S3_BUCKET_NAME", min_length=1)
     api_key_secret_arn: str | None = Field(None, validation_alias="API_KEY_SECRET_ARN")
+
+
+def environment_for(resources: AwsResources, secret_arn: str | None = None) -> dict[str, str]:
+    """The variables that point jobgate at ``resources`` (what a deploy sets on a function)."""
+    env = {
+        "AWS_REGION": resources.region,
+        "JOBS_TABLE_NAME": resources.jobs_table,
+        "EVENTS_TABLE_NAME": resources.events_table,
+        "USERS_TABLE_NAME": resources.users_table,
+        "JOBS_QUEUE_URL": resources.queue_url,
+        "JOBS_DLQ_URL": resources.dlq_url,
+        "S3_BUCKET_NAME": resources.bucket,
+    }
+    if resources.endpoint_url:
+        env["AWS_ENDPOINT_URL"] = resources.endpoint_url
+    if secret_arn:
+        env["API_KEY_SECRET_ARN"] = secret_arn
+    return env
 
 
 def load() -> AwsSettings:

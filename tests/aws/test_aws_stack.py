@@ -17,7 +17,7 @@ from jobgate.domain.models import JobStatus
 from jobgate.errors import ConfigurationError
 from tests.apps import app as test_app
 from tests.conftest import make_settings
-from tests.support import running_worker, wait_status
+from tests.support import provision_aws, running_worker, wait_status
 
 REGION = "us-east-1"
 
@@ -38,31 +38,16 @@ def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
     """Fresh resources in moto, and the environment a deployed function would get."""
     import boto3
 
-    from jobgate.backends.aws import AwsResources, clients
-    from jobgate.backends.aws.provision import provision
-
     httpx.post(f"{moto_endpoint}/moto-api/reset")
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": moto_endpoint,
-    }.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
-    session = boto3.session.Session()
-    made = provision(
-        clients(AwsResources(REGION, "", "", "", "", "", "", moto_endpoint), session),
-        f"jg{uuid.uuid4().hex[:8]}",
-        REGION,
+    provision_aws(moto_endpoint, monkeypatch, REGION)
+    secret_arn = (
+        boto3.session.Session()
+        .client("secretsmanager")
+        .create_secret(
+            Name=f"admin-{uuid.uuid4().hex[:6]}", SecretString="jg_admin_from_secrets_manager_0123"
+        )["ARN"]
     )
-    secret_arn = session.client("secretsmanager", endpoint_url=moto_endpoint).create_secret(
-        Name=f"admin-{uuid.uuid4().hex[:6]}", SecretString="jg_admin_from_secrets_manager_0123"
-    )["ARN"]
-    for name, value in {
-        "JOBS_TABLE_NAME": made.jobs_table, "EVENTS_TABLE_NAME": made.events_table,
-        "USERS_TABLE_NAME": made.users_table, "JOBS_QUEUE_URL": made.queue_url,
-        "JOBS_DLQ_URL": made.dlq_url, "S3_BUCKET_NAME": made.bucket,
-        "API_KEY_SECRET_ARN": secret_arn,
-    }.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("API_KEY_SECRET_ARN", secret_arn)
     yield moto_endpoint
 
 

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import time
-import uuid
 from pathlib import Path
 
-import boto3
 import pytest
 from fastapi.testclient import TestClient
 from moto.server import ThreadedMotoServer
 
 from jobgate import bootstrap
 from jobgate.api.app import create_app
-from jobgate.backends.aws import AwsResources, clients
-from jobgate.backends.aws.provision import provision
 from jobgate.domain.models import JobStatus
 from tests.apps import app as test_app
 from tests.conftest import ADMIN_KEY, make_settings
 from tests.processes import free_port
-from tests.support import running_worker, wait_for
+from tests.support import provision_aws, running_worker, wait_for
 
 REGION = "us-east-1"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -32,22 +28,7 @@ def test_an_aws_outage_answers_503_and_every_job_completes_after(
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": REGION,
-        "AWS_ENDPOINT_URL": endpoint,
-    }.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
-    made = provision(
-        clients(AwsResources(REGION, "", "", "", "", "", "", endpoint), boto3.session.Session()),
-        f"jg{uuid.uuid4().hex[:8]}",
-        REGION,
-    )
-    for name, value in {
-        "JOBS_TABLE_NAME": made.jobs_table, "EVENTS_TABLE_NAME": made.events_table,
-        "USERS_TABLE_NAME": made.users_table, "JOBS_QUEUE_URL": made.queue_url,
-        "JOBS_DLQ_URL": made.dlq_url, "S3_BUCKET_NAME": made.bucket,
-    }.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
+    provision_aws(endpoint, monkeypatch, REGION)
     services = bootstrap.build(
         make_settings(tmp_path, backend="aws", visibility_timeout=3), test_app
     )

@@ -39,6 +39,7 @@ def cmd_aws_local(args: argparse.Namespace) -> int:
     except ImportError:
         print("aws-local needs boto3 and moto: pip install 'jobgate[aws,dev]'", file=sys.stderr)
         return 2
+    from jobgate.aws_settings import environment_for
     from jobgate.backends.aws import AwsResources, clients
     from jobgate.backends.aws.provision import provision
     from jobgate.cli.main import cmd_serve
@@ -59,16 +60,7 @@ def cmd_aws_local(args: argparse.Namespace) -> int:
     secret = session.client("secretsmanager").create_secret(
         Name="jobgate-local-admin-key", SecretString=admin_key
     )
-    os.environ.update(
-        JOBGATE_BACKEND="aws",
-        JOBS_TABLE_NAME=made.jobs_table,
-        EVENTS_TABLE_NAME=made.events_table,
-        USERS_TABLE_NAME=made.users_table,
-        JOBS_QUEUE_URL=made.queue_url,
-        JOBS_DLQ_URL=made.dlq_url,
-        S3_BUCKET_NAME=made.bucket,
-        API_KEY_SECRET_ARN=secret["ARN"],
-    )
+    os.environ.update(environment_for(made, secret["ARN"]), JOBGATE_BACKEND="aws")
     os.environ.pop("JOBGATE_ADMIN_KEY", None)  # read from Secrets Manager, as deployed
     print(f"AWS emulator (moto) on {endpoint}: DynamoDB {made.jobs_table}, "
           f"SQS {made.queue_url}, S3 {made.bucket}", file=sys.stderr)  # fmt: skip
