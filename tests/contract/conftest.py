@@ -65,4 +65,4 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 
 @pytest.fixture
 def timing(backend: Backend) -> Timing:
-    return Timing(visibility=1.0, wait=1.2) if backend.name == "aws" else Timing(0.2, 0.3)
+    return Timing(visibility=1.0, wait=1.6) if backend.name == "aws" else Timing(0.2, 0.3)
