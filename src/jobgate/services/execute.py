@@ -48,7 +48,7 @@ from jobgate.errors import (
 from jobgate.logs import get_logger
 from jobgate.ports import Backend
 from jobgate.registry import JobGate
-from jobgate.services.jobs import ENVELOPE_VERSION, artifact_key, result_key
+from jobgate.services.jobs import artifact_key, read_envelope, result_key
 
 Outcome = Callable[[], str]  # settles one run's outcome; returns the status it reached
 _ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -153,11 +153,8 @@ class Executor:
 
     def _job_id(self, delivery: Delivery) -> str | None:
         try:
-            body = json.loads(delivery.body)
-            if body["v"] != ENVELOPE_VERSION:
-                raise ValueError(f"envelope version {body['v']!r} is not {ENVELOPE_VERSION}")
-            return str(body["job_id"])
-        except (ValueError, KeyError, TypeError) as exc:
+            return read_envelope(delivery.body)
+        except ValueError as exc:
             self._log.error("message_unreadable", message_id=delivery.message_id, error=str(exc))
             self._b.dead_letters.bury(delivery)
             return None

@@ -43,6 +43,18 @@ def envelope(job: Job) -> OutgoingMessage:
     return OutgoingMessage(body, {"JobType": job.type, "Owner": job.owner})
 
 
+def read_envelope(body: str) -> str:
+    """The job id a queue message names; ValueError when it is not an envelope of ours."""
+    try:
+        parsed = json.loads(body)
+        version, job_id = parsed["v"], parsed["job_id"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"not a jobgate envelope: {exc}") from exc
+    if version != ENVELOPE_VERSION or not isinstance(job_id, str):
+        raise ValueError(f"envelope version {version!r} is not {ENVELOPE_VERSION}")
+    return job_id
+
+
 def request_hash(job_type: str, payload: JSON, max_attempts: int | None) -> str:
     canonical = json.dumps(
         {"type": job_type, "payload": payload, "max_attempts": max_attempts},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,15 +13,14 @@ from jobgate.errors import TransitionConflict
 from jobgate.logs import get_logger
 from jobgate.ports import Backend
 from jobgate.registry import JobGate
-from jobgate.services.jobs import envelope
+from jobgate.services.jobs import envelope, read_envelope
 
 
 def job_id_of(delivery: Delivery) -> str | None:
     try:
-        value = json.loads(delivery.body)["job_id"]
-    except (ValueError, KeyError, TypeError):
+        return read_envelope(delivery.body)
+    except ValueError:
         return None
-    return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True)
