@@ -189,8 +189,6 @@ class SqsQueue:
                     self._sqs.change_message_visibility(
                         QueueUrl=self._dlq, ReceiptHandle=other.receipt, VisibilityTimeout=0
                     )
-            if wanted is not None and not others and not chosen:
-                break
             if wanted is not None and len(moved) >= len(wanted):
                 break
             if wanted is not None and not chosen:
