@@ -1,4 +1,4 @@
-"""Job records ⇄ flat scalar fields, shared by every backend's adapter. Pure, no I/O.
+"""Job records ⇄ flat scalar fields, and the blob-key rule: shared by every backend. No I/O.
 
 A field holds a str, int, float or None: complex parts (payload, result, refs, artifacts,
 error) are compact JSON strings, progress is two fields. SQLite stores the fields as columns,
@@ -11,6 +11,7 @@ import base64
 import json
 from collections.abc import Mapping
 from dataclasses import asdict
+from pathlib import PurePosixPath
 from typing import Any
 
 from jobgate.domain.models import BlobRef, Job, JobError, JobStatus, Progress
@@ -164,3 +165,11 @@ def decode_cursor(cursor: str) -> str:
         return base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
     except (ValueError, UnicodeError) as exc:
         raise ValidationFailed("cursor is not valid: pass back the cursor of a page") from exc
+
+
+def check_key(key: str) -> str:
+    """A blob key is a relative POSIX path without ``..``; anything else is refused."""
+    path = PurePosixPath(key)
+    if not key or path.is_absolute() or ".." in path.parts or "\x00" in key or "\\" in key:
+        raise ValidationFailed(f"invalid blob key {key!r}")
+    return key

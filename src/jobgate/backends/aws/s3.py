@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from jobgate.backends.aws.errors import code, translated
-from jobgate.backends.local.blobs import check_key
+from jobgate.backends.fields import check_key
 from jobgate.domain.models import BlobRef
 from jobgate.errors import NotFound
 

@@ -15,11 +15,12 @@ import hmac
 import os
 import tempfile
 import time
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from urllib.parse import quote, urlencode
 
+from jobgate.backends.fields import check_key
 from jobgate.domain.models import BlobRef
-from jobgate.errors import Forbidden, NotFound, ValidationFailed
+from jobgate.errors import Forbidden, NotFound
 
 
 class UrlSigner:
@@ -39,14 +40,6 @@ class UrlSigner:
         """True when the signature is ours for this key and expiry, and it has not expired."""
         expected = self.signature(key, expires, filename)
         return hmac.compare_digest(expected, signature) and expires >= time.time()
-
-
-def check_key(key: str) -> str:
-    """A blob key is a relative POSIX path without ``..``; anything else is refused."""
-    path = PurePosixPath(key)
-    if not key or path.is_absolute() or ".." in path.parts or "\x00" in key or "\\" in key:
-        raise ValidationFailed(f"invalid blob key {key!r}")
-    return key
 
 
 class FileBlobStore:
