@@ -28,15 +28,17 @@ _state: dict[str, Any] = {}
 MIN_REMAINING_MS = 10_000
 
 
-def _services() -> Any:
+def _services(*, admin: bool = False) -> Any:
+    """The container's services, built once; only the API path looks up the admin key."""
     with _lock:
-        if "services" not in _state:
+        if "services" not in _state or (admin and not _state["admin"]):
             from jobgate import bootstrap, logs
             from jobgate.settings import Settings
 
             settings = Settings()
             logs.configure(settings.log_level, settings.log_format)
-            _state["services"] = bootstrap.build(settings)
+            _state["services"] = bootstrap.build(settings, admin=admin)
+            _state["admin"] = admin
         return _state["services"]
 
 
@@ -47,7 +49,7 @@ def api_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
             from jobgate.api.app import create_app
 
-            services = _services()
+            services = _services(admin=True)
             _state["mangum"] = Mangum(create_app(services), lifespan="off")
         handler = _state["mangum"]
     answer: dict[str, Any] = handler(event, context)

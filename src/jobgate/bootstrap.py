@@ -128,13 +128,21 @@ def build_backend(settings: Settings) -> Backend:
 
 
 def build(
-    settings: Settings | None = None, app: JobGate | None = None, *, create_admin_key: bool = False
+    settings: Settings | None = None,
+    app: JobGate | None = None,
+    *,
+    create_admin_key: bool = False,
+    admin: bool = True,
 ) -> Services:
-    """Build every service for ``settings`` (default: from the environment)."""
+    """Build every service for ``settings`` (default: from the environment).
+
+    ``admin=False`` skips looking up the admin key: paths that serve no HTTP (the worker and
+    cron Lambdas) then need neither the key nor the right to read its secret.
+    """
     settings = settings or Settings()
     app = app or load_app(settings.app)
     backend = build_backend(settings)
-    admin_key, _ = resolve_admin_key(settings, create=create_admin_key)
+    admin_key = resolve_admin_key(settings, create=create_admin_key)[0] if admin else None
     jobs = JobService(
         backend,
         app,
