@@ -12,10 +12,13 @@ FastAPI or Mangum.
   the remaining time runs short are reported too, untouched.
 * ``cron_handler``: an EventBridge scheduled event; the event's ``time`` is the tick, so the
   idempotency key ``schedule:{name}:{tick}`` makes a redelivered event enqueue nothing new.
+  The rule named ``…-housekeeping`` (or an event with ``"jobgate": "housekeeping"``) runs the
+  reconciler instead: on Lambda nothing else re-sends stale jobs or expires dead leases.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Sequence
 from datetime import datetime
@@ -145,6 +148,9 @@ def cron_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     the one whose name the rule's name ends with (``…-<schedule name>``).
     """
     services = _services()
+    if _is_housekeeping(event):
+        report = services.reconciler.run_once()
+        return {"housekeeping": True, **dataclasses.asdict(report)}
     tick = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")).timestamp()
     name = event.get("schedule") or _schedule_for_rule(services, event.get("resources") or [])
     spec = services.app.schedules.get(name)
@@ -154,6 +160,16 @@ def cron_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise ConfigurationError(f"no schedule named {name!r} in this app")
     created = services.schedules.enqueue_tick(spec, tick)
     return {"schedule": spec.name, "tick": event["time"], "created": bool(created)}
+
+
+#: suffix of the rule (and value of the event's ``jobgate`` field) that runs the reconciler
+HOUSEKEEPING = "housekeeping"
+
+
+def _is_housekeeping(event: dict[str, Any]) -> bool:
+    rules = event.get("resources") or []
+    rule = str(rules[0]).rsplit("/", 1)[-1] if rules else ""
+    return event.get("jobgate") == HOUSEKEEPING or rule.endswith(f"-{HOUSEKEEPING}")
 
 
 def _schedule_for_rule(services: Any, resources: Sequence[str]) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -147,3 +148,25 @@ def test_a_scheduled_event_delivered_twice_enqueues_one_job(lambda_env: None) ->
     services = aws_lambda._services()
     jobs = services.backend.jobs.list_jobs("system:scheduler").items
     assert [j.idempotency_key for j in jobs] == ["schedule:every-minute:2026-11-22T12:00:00Z"]
+
+
+def test_the_housekeeping_rule_runs_the_reconciler(
+    lambda_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Lambda nothing else repairs lost work: a queued job whose message vanished is re-sent."""
+    monkeypatch.setenv("JOBGATE_STALE_QUEUED_SECONDS", "0.5")
+    services = aws_lambda._services()
+    job, _ = services.jobs.submit("alice", "echo", {"n": 1})
+    lost = services.backend.queue.receive(10, visibility_timeout=60, wait_seconds=1)
+    services.backend.queue.ack([d.receipt for d in lost])  # the message is gone, the job queued
+    time.sleep(0.6)
+    event = {
+        "version": "0", "id": "h1", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-11-22T12:05:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/jobgate-dev-housekeeping"],
+        "detail": {},
+    }  # fmt: skip
+    report = aws_lambda.cron_handler(event, Context())
+    assert report["housekeeping"] is True and report["resent"] == 1
+    again = services.backend.queue.receive(10, visibility_timeout=60, wait_seconds=2)
+    assert [job.job_id in d.body for d in again] == [True]

@@ -1,0 +1,76 @@
+variable "name" {
+  description = "Table name."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{3,255}$", var.name))
+    error_message = "name: 3-255 characters of letters, digits, '_', '-' and '.'."
+  }
+}
+
+variable "hash_key" {
+  description = "Partition key attribute."
+  type        = string
+}
+
+variable "range_key" {
+  description = "Sort key attribute, or null."
+  type        = string
+  default     = null
+}
+
+variable "attributes" {
+  description = "Type (S, N or B) of every key attribute of the table and its indexes."
+  type        = map(string)
+
+  validation {
+    condition     = alltrue([for t in values(var.attributes) : contains(["S", "N", "B"], t)])
+    error_message = "attributes: each type must be S, N or B."
+  }
+}
+
+variable "global_secondary_indexes" {
+  description = "GSIs: name, hash key, optional range key, projection (ALL by default)."
+  type = list(object({
+    name            = string
+    hash_key        = string
+    range_key       = optional(string)
+    projection_type = optional(string, "ALL")
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for i in var.global_secondary_indexes : contains(["ALL", "KEYS_ONLY"], i.projection_type)])
+    error_message = "global_secondary_indexes: projection_type must be ALL or KEYS_ONLY."
+  }
+}
+
+variable "ttl_attribute" {
+  description = "Attribute holding the expiry (epoch seconds), or null for no TTL."
+  type        = string
+  default     = null
+}
+
+variable "point_in_time_recovery" {
+  description = "Keep continuous backups (35 days of restore points)."
+  type        = bool
+  default     = true
+}
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for SSE; null uses the AWS-managed key."
+  type        = string
+  default     = null
+}
+
+variable "deletion_protection" {
+  description = "Refuse DeleteTable until this is turned off."
+  type        = bool
+  default     = true
+}
+
+variable "tags" {
+  description = "Tags for the table."
+  type        = map(string)
+  default     = {}
+}
