@@ -1,0 +1,197 @@
+# 30_app: the API, worker and cron Lambdas, their dependency layer, the SQS event source, the
+# HTTP API's route to the API function and the schedules' targets. Reads 10_core and 20_infra.
+
+data "terraform_remote_state" "core" {
+  backend = "s3"
+  config  = merge(var.state_backend, { key = "${var.project}/${var.environment}/10_core.tfstate" })
+}
+
+data "terraform_remote_state" "infra" {
+  backend = "s3"
+  config  = merge(var.state_backend, { key = "${var.project}/${var.environment}/20_infra.tfstate" })
+}
+
+locals {
+  core   = data.terraform_remote_state.core.outputs
+  infra  = data.terraform_remote_state.infra.outputs
+  prefix = local.core.name_prefix
+  tags   = local.core.tags
+  build  = "${path.module}/../../../../build/lambda"
+
+  function_zip = coalesce(var.function_zip, "${local.build}/function.zip")
+  layer_zip    = coalesce(var.layer_zip, "${local.build}/layer.zip")
+
+  # The settings each function reads (jobgate.settings, jobgate.aws_settings). AWS_REGION is
+  # set by the Lambda runtime itself (a reserved name). tests/infra/test_env_contract.py holds
+  # these names against the code.
+  environment = merge(local.infra.jobgate_environment, {
+    JOBGATE_BACKEND            = "aws"
+    JOBGATE_APP                = var.jobgate_app
+    JOBGATE_LOG_LEVEL          = var.log_level
+    JOBGATE_VISIBILITY_TIMEOUT = tostring(local.infra.queue_visibility_timeout_seconds)
+    JOBGATE_MAX_RECEIVES       = tostring(local.infra.max_receive_count)
+  })
+  api_environment = merge(local.environment, { API_KEY_SECRET_ARN = local.core.api_key_secret_arn })
+
+  # Resource kinds of code-permissions.json => ARNs (a GSI needs its own index ARN for Query).
+  resources = {
+    jobs_table   = [local.infra.arns.jobs_table, "${local.infra.arns.jobs_table}/index/*"]
+    events_table = [local.infra.arns.events_table]
+    users_table  = [local.infra.arns.users_table, "${local.infra.arns.users_table}/index/*"]
+    jobs_queue   = [local.infra.arns.jobs_queue]
+    jobs_dlq     = [local.infra.arns.jobs_dlq]
+    blobs        = ["${local.infra.arns.bucket}/*"]
+    admin_key    = [local.core.api_key_secret_arn]
+  }
+  code_permissions = { for role, grants in jsondecode(file("${path.module}/code-permissions.json")) : role => grants if role != "_about" }
+  statements = {
+    for role, grants in local.code_permissions : role => concat(
+      [for kind, actions in grants : {
+        sid       = replace(title(replace(kind, "_", " ")), " ", "")
+        actions   = actions
+        resources = local.resources[kind]
+      }],
+      # Tables, queues and the bucket are encrypted with the core key when there is one.
+      local.core.kms_key_arn == null ? [] : [{
+        sid       = "EncryptionKey"
+        actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        resources = [local.core.kms_key_arn]
+      }],
+    )
+  }
+}
+
+resource "aws_lambda_layer_version" "dependencies" {
+  layer_name               = "${local.prefix}-dependencies"
+  description              = "jobgate's dependencies (make package)"
+  filename                 = local.layer_zip
+  source_code_hash         = filebase64sha256(local.layer_zip)
+  compatible_runtimes      = ["python3.11", "python3.12", "python3.13"]
+  compatible_architectures = [var.architecture]
+}
+
+# Async invocations (EventBridge -> cron) that fail every retry land here.
+module "cron_failures" {
+  source                      = "../../modules/sqs-queue"
+  name                        = "${local.prefix}-cron-failures"
+  visibility_timeout_seconds  = 60
+  kms_key_arn                 = local.core.kms_key_arn
+  enable_redrive_allow_policy = local.infra.redrive_allow_policy_enabled
+  alarm_topic_arn             = local.infra.arns.alarm_topic
+  tags                        = local.tags
+}
+
+module "api" {
+  source               = "../../modules/lambda-function"
+  function_name        = "${local.prefix}-api"
+  description          = "jobgate HTTP API (FastAPI through Mangum)"
+  handler              = "jobgate.aws_lambda.api_handler"
+  architecture         = var.architecture
+  filename             = local.function_zip
+  layers               = [aws_lambda_layer_version.dependencies.arn]
+  memory_size          = var.api_memory_mb
+  timeout              = 29 # API Gateway's own limit
+  environment          = local.api_environment
+  reserved_concurrency = var.api_reserved_concurrency
+  policy_statements    = local.statements.api
+  log_retention_days   = local.core.log_retention_days
+  kms_key_arn          = local.core.kms_key_arn
+  tracing              = var.tracing
+  otel_layer_arn       = var.otel_layer_arn
+  alarm_topic_arn      = local.infra.arns.alarm_topic
+  tags                 = local.tags
+}
+
+module "worker" {
+  source               = "../../modules/lambda-function"
+  function_name        = "${local.prefix}-worker"
+  description          = "jobgate worker: runs jobs from the SQS queue"
+  handler              = "jobgate.aws_lambda.worker_handler"
+  architecture         = var.architecture
+  filename             = local.function_zip
+  layers               = [aws_lambda_layer_version.dependencies.arn]
+  memory_size          = var.worker_memory_mb
+  timeout              = local.infra.worker_timeout_seconds
+  environment          = local.environment
+  reserved_concurrency = var.worker_reserved_concurrency
+  policy_statements    = local.statements.worker
+  log_retention_days   = local.core.log_retention_days
+  kms_key_arn          = local.core.kms_key_arn
+  tracing              = var.tracing
+  otel_layer_arn       = var.otel_layer_arn
+  alarm_topic_arn      = local.infra.arns.alarm_topic
+  tags                 = local.tags
+
+  sqs_event_source = {
+    queue_arn           = local.infra.arns.jobs_queue
+    batch_size          = var.worker_batch_size
+    maximum_concurrency = var.worker_max_concurrency
+  }
+}
+
+module "cron" {
+  source                 = "../../modules/lambda-function"
+  function_name          = "${local.prefix}-cron"
+  description            = "jobgate schedules and housekeeping (EventBridge rules)"
+  handler                = "jobgate.aws_lambda.cron_handler"
+  architecture           = var.architecture
+  filename               = local.function_zip
+  layers                 = [aws_lambda_layer_version.dependencies.arn]
+  memory_size            = 512
+  timeout                = 120
+  environment            = local.environment
+  reserved_concurrency   = 2
+  policy_statements      = local.statements.cron
+  log_retention_days     = local.core.log_retention_days
+  kms_key_arn            = local.core.kms_key_arn
+  tracing                = var.tracing
+  otel_layer_arn         = var.otel_layer_arn
+  dead_letter_target_arn = module.cron_failures.queue_arn
+  alarm_topic_arn        = local.infra.arns.alarm_topic
+  tags                   = local.tags
+}
+
+# Every route of the HTTP API goes to the API function (FastAPI routes inside).
+resource "aws_apigatewayv2_integration" "api" {
+  api_id                 = local.infra.http_api.id
+  integration_type       = "AWS_PROXY"
+  integration_uri        = module.api.invoke_arn
+  payload_format_version = "2.0"
+  timeout_milliseconds   = 29000
+}
+
+resource "aws_apigatewayv2_route" "default" {
+  #checkov:skip=CKV_AWS_309: jobgate authenticates every route itself (API keys, 401 problem+json); /docs and /healthz are public on purpose
+  api_id    = local.infra.http_api.id
+  route_key = "$default"
+  target    = "integrations/${aws_apigatewayv2_integration.api.id}"
+}
+
+resource "aws_lambda_permission" "http_api" {
+  statement_id  = "AllowHttpApi"
+  action        = "lambda:InvokeFunction"
+  function_name = module.api.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${local.infra.http_api.execution_arn}/*/*"
+}
+
+resource "aws_cloudwatch_event_target" "cron" {
+  for_each  = local.infra.schedule_rules
+  rule      = each.value.name
+  target_id = "cron-handler"
+  arn       = module.cron.function_arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = 3600
+    maximum_retry_attempts       = 8
+  }
+}
+
+resource "aws_lambda_permission" "cron" {
+  for_each      = local.infra.schedule_rules
+  statement_id  = "AllowEventBridge-${each.key}"
+  action        = "lambda:InvokeFunction"
+  function_name = module.cron.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = each.value.arn
+}
