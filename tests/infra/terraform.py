@@ -21,7 +21,11 @@ ROOTS = [*MODULES, *LAYERS, TERRAFORM_DIR / "bootstrap"]
 
 def provider_mirror() -> Path | None:
     """The folder holding ``registry.terraform.io`` (TF_PROVIDER_MIRROR, else known places)."""
-    candidates = [os.environ.get("TF_PROVIDER_MIRROR", ""), "/opt/tf-plugins", "/usr/share/terraform/plugins"]
+    candidates = [
+        os.environ.get("TF_PROVIDER_MIRROR", ""),
+        "/opt/tf-plugins",
+        "/usr/share/terraform/plugins",
+    ]
     for candidate in filter(None, candidates):
         if (Path(candidate) / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
             return Path(candidate)
@@ -33,7 +37,11 @@ def require_terraform() -> tuple[str, Path]:
     binary, mirror = shutil.which("terraform"), provider_mirror()
     if binary and mirror:
         return binary, mirror
-    missing = "terraform is not on PATH" if not binary else "no AWS provider mirror found (set TF_PROVIDER_MIRROR)"
+    missing = (
+        "terraform is not on PATH"
+        if not binary
+        else "no AWS provider mirror found (set TF_PROVIDER_MIRROR)"
+    )
     if os.environ.get("CI") == "true":
         pytest.fail(f"{missing}: the infrastructure tests cannot run")
     pytest.skip(f"{missing}: infrastructure tests skipped")
@@ -64,8 +72,12 @@ class Terraform:
             **(extra_env or {}),
         }
 
-    def run(self, directory: Path, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
-        data_dir = self.work / "data" / directory.relative_to(TERRAFORM_DIR).as_posix().replace("/", "__")
+    def run(
+        self, directory: Path, *args: str, timeout: float = 600, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        data_dir = (
+            self.work / "data" / directory.relative_to(TERRAFORM_DIR).as_posix().replace("/", "__")
+        )
         env = {**self.env, "TF_DATA_DIR": str(data_dir)}
         done = subprocess.run(
             [self.binary, f"-chdir={directory}", *args, "-no-color"],

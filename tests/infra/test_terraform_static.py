@@ -16,7 +16,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_terraform_is_formatted(tmp_path: Path) -> None:
-    done = Terraform(tmp_path).run(TERRAFORM_DIR, "fmt", "-check", "-recursive", "-diff", check=False)
+    done = Terraform(tmp_path).run(
+        TERRAFORM_DIR, "fmt", "-check", "-recursive", "-diff", check=False
+    )
     assert done.returncode == 0, f"run `terraform fmt -recursive infra/terraform`:\n{done.stdout}"
 
 

@@ -87,7 +87,9 @@ module "blobs" {
   name          = "${local.prefix}-blobs-${local.core.account_id}"
   kms_key_arn   = local.kms
   force_destroy = var.force_destroy_bucket
-  tags          = local.tags
+
+  deny_insecure_transport = var.deny_insecure_transport
+  tags                    = local.tags
 }
 
 module "http_api" {

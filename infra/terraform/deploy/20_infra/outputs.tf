@@ -85,8 +85,3 @@ output "schedule_rules" {
   description = "EventBridge rules by schedule name: name and ARN."
   value       = { for k, m in module.schedules : k => { name = m.rule_name, arn = m.rule_arn } }
 }
-
-output "redrive_allow_policy_enabled" {
-  description = "Whether DLQs restrict their sources (off only in emulator runs); 30_app's queues follow it."
-  value       = var.enable_redrive_allow_policy
-}

@@ -73,3 +73,9 @@ variable "enable_redrive_allow_policy" {
   type        = bool
   default     = true
 }
+
+variable "deny_insecure_transport" {
+  description = "The blob bucket refuses plain HTTP. Emulator runs over http:// turn it off (see modules/s3-bucket)."
+  type        = bool
+  default     = true
+}

@@ -70,17 +70,6 @@ resource "aws_lambda_layer_version" "dependencies" {
   compatible_architectures = [var.architecture]
 }
 
-# Async invocations (EventBridge -> cron) that fail every retry land here.
-module "cron_failures" {
-  source                      = "../../modules/sqs-queue"
-  name                        = "${local.prefix}-cron-failures"
-  visibility_timeout_seconds  = 60
-  kms_key_arn                 = local.core.kms_key_arn
-  enable_redrive_allow_policy = local.infra.redrive_allow_policy_enabled
-  alarm_topic_arn             = local.infra.arns.alarm_topic
-  tags                        = local.tags
-}
-
 module "api" {
   source               = "../../modules/lambda-function"
   function_name        = "${local.prefix}-api"
@@ -126,6 +115,7 @@ module "worker" {
     queue_arn           = local.infra.arns.jobs_queue
     batch_size          = var.worker_batch_size
     maximum_concurrency = var.worker_max_concurrency
+    enabled             = var.worker_event_source_enabled
   }
 }
 
@@ -146,7 +136,7 @@ module "cron" {
   kms_key_arn            = local.core.kms_key_arn
   tracing                = var.tracing
   otel_layer_arn         = var.otel_layer_arn
-  dead_letter_target_arn = module.cron_failures.queue_arn
+  dead_letter_target_arn = local.infra.arns.alarm_topic # a tick that failed every retry pages someone
   alarm_topic_arn        = local.infra.arns.alarm_topic
   tags                   = local.tags
 }

@@ -90,3 +90,9 @@ variable "otel_layer_arn" {
   type        = string
   default     = null
 }
+
+variable "worker_event_source_enabled" {
+  description = "Whether the worker polls the jobs queue. Emulator runs turn it off: moto cannot run Lambda code, yet its event source mapping would receive (and count) every message."
+  type        = bool
+  default     = true
+}

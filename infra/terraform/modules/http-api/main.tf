@@ -52,15 +52,15 @@ resource "aws_apigatewayv2_stage" "default" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "server_errors" {
-  count               = var.alarm_topic_arn == null ? 0 : 1
+  count               = var.enable_alarms ? 1 : 0
   alarm_name          = "${var.name}-5xx-rate"
   alarm_description   = "More than ${var.max_5xx_rate * 100}% of ${var.name}'s requests answered 5xx."
   comparison_operator = "GreaterThanThreshold"
   evaluation_periods  = 1
   threshold           = var.max_5xx_rate
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.alarm_topic_arn]
-  ok_actions          = [var.alarm_topic_arn]
+  alarm_actions       = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
+  ok_actions          = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
   tags                = var.tags
 
   metric_query {

@@ -48,8 +48,14 @@ variable "kms_key_arn" {
   default     = null
 }
 
+variable "enable_alarms" {
+  description = "Create the alarms (they notify alarm_topic_arn when it is set)."
+  type        = bool
+  default     = true
+}
+
 variable "alarm_topic_arn" {
-  description = "SNS topic for the 5xx alarm; null creates no alarm."
+  description = "SNS topic notified by the 5xx alarm; null: alarms without notifications."
   type        = string
   default     = null
 }

@@ -5,7 +5,7 @@
 locals {
   log_group_name = "/aws/lambda/${var.function_name}"
   otel           = var.tracing == "otel"
-  alarms         = var.alarm_topic_arn == null ? 0 : 1
+  alarms         = var.enable_alarms ? 1 : 0
   # The ADOT wrapper is read by the Lambda runtime, not by jobgate.
   environment = merge(var.environment, local.otel ? { AWS_LAMBDA_EXEC_WRAPPER = "/opt/otel-instrument" } : {})
 }
@@ -142,6 +142,7 @@ resource "aws_lambda_event_source_mapping" "sqs" {
   batch_size                         = var.sqs_event_source.batch_size
   maximum_batching_window_in_seconds = var.sqs_event_source.batching_window_seconds
   function_response_types            = ["ReportBatchItemFailures"]
+  enabled                            = var.sqs_event_source.enabled
 
   scaling_config {
     maximum_concurrency = var.sqs_event_source.maximum_concurrency
@@ -161,8 +162,8 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
   threshold           = 0
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.alarm_topic_arn]
-  ok_actions          = [var.alarm_topic_arn]
+  alarm_actions       = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
+  ok_actions          = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
   tags                = var.tags
 }
 
@@ -179,7 +180,7 @@ resource "aws_cloudwatch_metric_alarm" "throttles" {
   threshold           = 0
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.alarm_topic_arn]
-  ok_actions          = [var.alarm_topic_arn]
+  alarm_actions       = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
+  ok_actions          = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
   tags                = var.tags
 }

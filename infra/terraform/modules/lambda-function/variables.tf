@@ -142,12 +142,13 @@ variable "dead_letter_target_arn" {
 }
 
 variable "sqs_event_source" {
-  description = "Consume this SQS queue: partial batch responses (ReportBatchItemFailures) and a concurrency cap."
+  description = "Consume this SQS queue: partial batch responses (ReportBatchItemFailures) and a concurrency cap. enabled = false keeps the mapping but stops polling (emulators, which cannot run the function)."
   type = object({
     queue_arn               = string
     batch_size              = optional(number, 10)
     batching_window_seconds = optional(number, 0)
     maximum_concurrency     = optional(number, 10)
+    enabled                 = optional(bool, true)
   })
   default = null
 
@@ -157,8 +158,14 @@ variable "sqs_event_source" {
   }
 }
 
+variable "enable_alarms" {
+  description = "Create the alarms (they notify alarm_topic_arn when it is set)."
+  type        = bool
+  default     = true
+}
+
 variable "alarm_topic_arn" {
-  description = "SNS topic for error and throttle alarms; null creates no alarms."
+  description = "SNS topic notified by error and throttle alarms; null: alarms without notifications."
   type        = string
   default     = null
 }

@@ -69,6 +69,12 @@ variable "access_log_bucket" {
   default     = null
 }
 
+variable "deny_insecure_transport" {
+  description = "Bucket policy refusing plain-HTTP requests. Turn off only for emulators reached over http:// (moto enforces the Deny)."
+  type        = bool
+  default     = true
+}
+
 variable "force_destroy" {
   description = "Let destroy delete a bucket that still holds objects (test stacks only)."
   type        = bool

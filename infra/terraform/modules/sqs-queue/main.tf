@@ -3,7 +3,7 @@
 
 locals {
   dlq_name = "${var.name}-dlq"
-  alarms   = var.alarm_topic_arn == null ? 0 : 1
+  alarms   = var.enable_alarms ? 1 : 0
 }
 
 resource "aws_sqs_queue" "dlq" {
@@ -57,8 +57,8 @@ resource "aws_cloudwatch_metric_alarm" "oldest_message" {
   threshold           = var.max_message_age_seconds
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.alarm_topic_arn]
-  ok_actions          = [var.alarm_topic_arn]
+  alarm_actions       = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
+  ok_actions          = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
   tags                = var.tags
 }
 
@@ -75,7 +75,7 @@ resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
   threshold           = 0
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.alarm_topic_arn]
-  ok_actions          = [var.alarm_topic_arn]
+  alarm_actions       = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
+  ok_actions          = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
   tags                = var.tags
 }

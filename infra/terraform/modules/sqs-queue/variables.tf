@@ -91,8 +91,14 @@ variable "enable_redrive_allow_policy" {
   default     = true
 }
 
+variable "enable_alarms" {
+  description = "Create the alarms (they notify alarm_topic_arn when it is set)."
+  type        = bool
+  default     = true
+}
+
 variable "alarm_topic_arn" {
-  description = "SNS topic for the queue's alarms; null creates no alarms."
+  description = "SNS topic notified by the queue's alarms; null: alarms without notifications."
   type        = string
   default     = null
 }

@@ -1,0 +1,225 @@
+"""`terraform apply` of the three layers into moto's server, jobgate run on what they created
+(configured from the layers' outputs and the functions' environment), then `terraform destroy`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+
+from tests.conftest import ADMIN_KEY
+from tests.infra.terraform import LAYERS, Terraform
+from tests.processes import ROOT, Process, free_port, wait_healthy
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+PROJECT = "jgtf"
+REGION = "us-east-1"
+
+
+def client(endpoint: str, service: str) -> Any:
+    return boto3.client(service, region_name=REGION, endpoint_url=endpoint,
+                        aws_access_key_id="test", aws_secret_access_key="test")  # fmt: skip
+
+
+def package(out: Path) -> tuple[Path, Path]:
+    """The real artifacts of `make package` (the layer is cached between runs)."""
+    subprocess.run([sys.executable, str(ROOT / "infra" / "package.py"), "--out", str(out)],
+                   check=True, capture_output=True, timeout=600)  # fmt: skip
+    return out / "function.zip", out / "layer.zip"
+
+
+@pytest.fixture(scope="module")
+def stack(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    work = tmp_path_factory.mktemp("terraform")
+    function_zip, layer_zip = package(ROOT / "build" / "lambda")
+    terraform = Terraform(work, {
+        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": REGION,
+        "AWS_ENDPOINT_URL": "",  # the provider's endpoints block decides, not the environment
+    })  # fmt: skip
+    # What bootstrap makes in a real account: the state bucket and the lock table.
+    bucket, lock = f"{PROJECT}-tfstate", f"{PROJECT}-tflock"
+    client(moto_endpoint, "s3").create_bucket(Bucket=bucket)
+    client(moto_endpoint, "dynamodb").create_table(
+        TableName=lock, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+    )  # fmt: skip
+    state_backend = {
+        "bucket": bucket, "region": REGION, "dynamodb_table": lock,
+        "endpoints": {"s3": moto_endpoint, "dynamodb": moto_endpoint},
+        "use_path_style": True, "skip_credentials_validation": True,
+        "skip_requesting_account_id": True, "skip_metadata_api_check": True,
+        "access_key": "test", "secret_key": "test",
+    }  # fmt: skip
+    common = {"project": PROJECT, "environment": "test", "aws_region": REGION,
+              "aws_endpoint": moto_endpoint, "state_backend": state_backend}  # fmt: skip
+    variables = {
+        "10_core": {"create_kms_key": True, "secret_recovery_window_days": 0, "log_retention_days": 7},
+        "20_infra": {"deletion_protection": False, "force_destroy_bucket": True,
+                     "enable_redrive_allow_policy": False, "deny_insecure_transport": False, "worker_timeout_seconds": 10,
+                     "schedules": {"every-minute": "rate(1 minute)"}},
+        "30_app": {"function_zip": str(function_zip), "layer_zip": str(layer_zip),
+                   "jobgate_app": "tests.apps:app", "worker_event_source_enabled": False},
+    }  # fmt: skip
+    applied: list[Path] = []
+    outputs: dict[str, Any] = {}
+    try:
+        for layer in LAYERS:
+            backend = work / f"{layer.name}.s3.tfbackend"
+            backend.write_text(
+                _hcl({**state_backend, "key": f"{PROJECT}/test/{layer.name}.tfstate"})
+            )
+            var_file = work / f"{layer.name}.tfvars.json"
+            var_file.write_text(json.dumps({**common, **variables[layer.name]}))
+            terraform.init(layer, f"-backend-config={backend}")
+            started = time.monotonic()
+            applied.append(layer)
+            terraform.run(layer, "apply", "-auto-approve", "-input=false", f"-var-file={var_file}")
+            outputs[layer.name] = terraform.outputs(layer)
+            outputs[f"{layer.name}_seconds"] = round(time.monotonic() - started, 1)
+        print("apply seconds:", {k: v for k, v in outputs.items() if k.endswith("_seconds")})
+        yield {"outputs": outputs, "endpoint": moto_endpoint, "work": work}
+    finally:
+        for layer in reversed(applied):
+            var_file = work / f"{layer.name}.tfvars.json"
+            terraform.run(
+                layer, "destroy", "-auto-approve", "-input=false", f"-var-file={var_file}"
+            )
+
+
+def _hcl(settings: dict[str, Any]) -> str:
+    """A backend config file (HCL attributes; JSON values are valid HCL literals)."""
+    return "".join(
+        f"{name} = {json.dumps(value).replace(': ', ' = ')}\n" for name, value in settings.items()
+    )
+
+
+def wait_done(
+    url: str, job_id: str, headers: dict[str, str], timeout: float = 90
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = httpx.get(f"{url}/jobs/{job_id}", headers=headers).json()
+        if job["status"] in ("completed", "failed", "cancelled") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.2)
+
+
+def test_the_applied_stack_has_what_the_issue_names(stack: dict[str, Any]) -> None:
+    endpoint, out = stack["endpoint"], stack["outputs"]
+    functions = out["30_app"]["functions"]
+    lambdas = client(endpoint, "lambda")
+    mapping = lambdas.get_event_source_mapping(UUID=out["30_app"]["event_source_mapping_uuid"])
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 10}
+    assert mapping["State"] == "Disabled"  # moto cannot run the code; AWS runs it (enabled)
+    for name in ("api", "worker", "cron"):
+        config = lambdas.get_function_configuration(FunctionName=functions[name]["name"])
+        assert config["Handler"] == f"jobgate.aws_lambda.{name}_handler"
+        assert config["Layers"][0]["Arn"] == out["30_app"]["layer_arn"]
+        assert config["TracingConfig"]["Mode"] == "Active"
+    sqs = client(endpoint, "sqs")
+    env = out["20_infra"]["jobgate_environment"]
+    queue = sqs.get_queue_attributes(QueueUrl=env["JOBS_QUEUE_URL"], AttributeNames=["All"])[
+        "Attributes"
+    ]
+    dlq = sqs.get_queue_attributes(QueueUrl=env["JOBS_DLQ_URL"], AttributeNames=["All"])[
+        "Attributes"
+    ]
+    assert json.loads(queue["RedrivePolicy"])["maxReceiveCount"] == 10
+    assert queue["VisibilityTimeout"] == "60" and queue["ReceiveMessageWaitTimeSeconds"] == "20"
+    assert int(dlq["MessageRetentionPeriod"]) > int(queue["MessageRetentionPeriod"])
+    dynamodb = client(endpoint, "dynamodb")
+    ttl = dynamodb.describe_time_to_live(TableName=env["EVENTS_TABLE_NAME"])[
+        "TimeToLiveDescription"
+    ]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
+    alarms = {
+        a["AlarmName"] for a in client(endpoint, "cloudwatch").describe_alarms()["MetricAlarms"]
+    }
+    prefix = f"{PROJECT}-test"
+    assert {f"{prefix}-jobs-oldest-message-age", f"{prefix}-jobs-dlq-not-empty",
+            f"{prefix}-api-errors", f"{prefix}-worker-throttles", f"{prefix}-api-5xx-rate"} <= alarms  # fmt: skip
+    events = client(endpoint, "events")
+    for rule in (f"{prefix}-every-minute", f"{prefix}-housekeeping"):
+        targets = events.list_targets_by_rule(Rule=rule)["Targets"]
+        assert [t["Arn"] for t in targets] == [
+            lambdas.get_function(FunctionName=functions["cron"]["name"])["Configuration"][
+                "FunctionArn"
+            ]
+        ]
+
+
+def test_jobgate_runs_on_the_created_resources_with_the_functions_environment(
+    stack: dict[str, Any], tmp_path: Path
+) -> None:
+    endpoint, out = stack["endpoint"], stack["outputs"]
+    # the operator puts the admin key into the secret Terraform made (it never holds values)
+    client(endpoint, "secretsmanager").put_secret_value(
+        SecretId=out["10_core"]["api_key_secret_arn"], SecretString=ADMIN_KEY
+    )
+    lambdas = client(endpoint, "lambda")
+    api_env = lambdas.get_function_configuration(
+        FunctionName=out["30_app"]["functions"]["api"]["name"]
+    )["Environment"]["Variables"]
+    # the API function's environment, plus what the Lambda runtime itself provides
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JOBGATE_", "AWS_"))}
+    env.update(api_env, AWS_REGION=REGION, AWS_ENDPOINT_URL=endpoint, PYTHONPATH=str(ROOT),
+               AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
+               JOBGATE_DATA_DIR=str(tmp_path / "data"), JOBGATE_RETRY_BASE_SECONDS="0.1",
+               JOBGATE_RETRY_CAP_SECONDS="0.2")  # fmt: skip
+    port = free_port()
+    process = Process(
+        ["serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "serve.log"
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, process)
+        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        user = httpx.post(
+            f"{url}/users", json={"name": "T", "email": "t@example.com"}, headers=admin
+        )
+        assert user.status_code == 201, user.text
+        alice = {"X-API-Key": user.json()["api_key"]}
+        echo = httpx.post(
+            f"{url}/jobs", json={"type": "echo", "payload": {"n": 1}}, headers=alice
+        ).json()
+        big = httpx.post(
+            f"{url}/jobs", json={"type": "big", "payload": {"size": 300_000}}, headers=alice
+        ).json()
+        poison = httpx.post(f"{url}/jobs", json={"type": "permanent"}, headers=alice).json()
+        for job, status in ((echo, "completed"), (big, "completed"), (poison, "failed")):
+            done = wait_done(url, job["job_id"], alice)
+            assert done["status"] == status, json.dumps(done)
+        result = httpx.get(
+            f"{url}/jobs/{big['job_id']}/result", headers=alice, follow_redirects=False
+        )
+        assert result.status_code == 307 and "X-Amz-Signature" in result.headers["location"]
+        assert len(json.loads(httpx.get(result.headers["location"]).content)["blob"]) == 300_000
+        artifact = httpx.get(
+            f"{url}/jobs/{big['job_id']}/download-url?artifact=data.bin", headers=alice
+        ).json()["url"]
+        assert httpx.get(artifact).content == b"\x00\x01" * 5000
+        # the poison job's message sits in the DLQ Terraform made
+        dead = (
+            client(endpoint, "sqs")
+            .receive_message(
+                QueueUrl=api_env["JOBS_DLQ_URL"], MaxNumberOfMessages=10, VisibilityTimeout=0
+            )
+            .get("Messages", [])
+        )
+        assert [poison["job_id"] in m["Body"] for m in dead] == [True]
+    finally:
+        process.stop()
+    log = process.log.read_text()
+    assert ADMIN_KEY not in log and "X-Amz-Signature" not in log
