@@ -223,3 +223,53 @@ def test_jobgate_runs_on_the_created_resources_with_the_functions_environment(
         process.stop()
     log = process.log.read_text()
     assert ADMIN_KEY not in log and "X-Amz-Signature" not in log
+
+
+def settings_the_code_reads() -> set[str]:
+    from jobgate import aws_settings
+    from jobgate.settings import Settings
+
+    return {f"JOBGATE_{name.upper()}" for name in Settings.model_fields} | {
+        *aws_settings.REQUIRED,
+        *aws_settings.OPTIONAL,
+    }
+
+
+def test_the_functions_environment_is_exactly_settings_the_code_reads(
+    stack: dict[str, Any],
+) -> None:
+    from jobgate import aws_settings
+
+    endpoint, out = stack["endpoint"], stack["outputs"]
+    lambdas, readable = client(endpoint, "lambda"), settings_the_code_reads()
+    runtime_provided = {"AWS_REGION"}  # Lambda sets it; a function may not
+    for role, function in out["30_app"]["functions"].items():
+        env = lambdas.get_function_configuration(FunctionName=function["name"])["Environment"][
+            "Variables"
+        ]
+        assert set(env) - readable == set(), f"{role} sets variables jobgate never reads"
+        assert set(aws_settings.REQUIRED) - runtime_provided - set(env) == set(), (
+            f"{role} lacks settings"
+        )
+        assert ("API_KEY_SECRET_ARN" in env) is (role == "api")  # only the API needs the admin key
+        assert not {"JOBGATE_ADMIN_KEY", "JOBGATE_SIGNING_KEY"} & set(
+            env
+        )  # secrets stay in Secrets Manager
+        queue = client(endpoint, "sqs").get_queue_attributes(
+            QueueUrl=env["JOBS_QUEUE_URL"], AttributeNames=["VisibilityTimeout", "RedrivePolicy"]
+        )["Attributes"]
+        assert float(env["JOBGATE_VISIBILITY_TIMEOUT"]) == float(queue["VisibilityTimeout"])
+        assert (
+            int(env["JOBGATE_MAX_RECEIVES"])
+            == json.loads(queue["RedrivePolicy"])["maxReceiveCount"]
+        )
+    # every setting a deployment needs is named by some layer's outputs, with the same value
+    api_env = lambdas.get_function_configuration(
+        FunctionName=out["30_app"]["functions"]["api"]["name"]
+    )
+    values = {**api_env["Environment"]["Variables"], "AWS_REGION": REGION}
+    named = {k: v for layer in LAYERS for k, v in out[layer.name].items()}
+    for name in (*aws_settings.REQUIRED, "API_KEY_SECRET_ARN"):
+        assert named.get(name.lower()) == values[name], (
+            f"no layer output {name.lower()} = {values[name]}"
+        )
