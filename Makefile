@@ -5,7 +5,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: serve serve-aws test lint typecheck unit bench clean install
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV      := $(CHECKOV_VENV)/bin/checkov
+
+.PHONY: serve serve-aws test lint typecheck unit bench clean install package checkov
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +18,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# checkov scans infra/ in the tests; it lives in its own venv so its pins never meet ours.
+$(CHECKOV):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov>=3.2'
+
+checkov: $(CHECKOV)
+	CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=TRUE $(CHECKOV) -d infra \
+		--framework terraform --skip-download --compact --quiet
+
+# Lambda artifacts: build/lambda/function.zip (jobgate + ARGS="--include yourapp") and
+# build/lambda/layer.zip (dependencies as manylinux wheels); sizes printed, limits enforced.
+package: $(STAMP)
+	$(BIN)/python infra/package.py $(ARGS)
+
 serve: $(STAMP)
 	$(BIN)/jobgate serve $(ARGS)
 
@@ -23,17 +41,17 @@ serve-aws: $(STAMP)
 	$(BIN)/jobgate aws-local $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench infra
+	$(BIN)/ruff format --check src tests bench infra
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck $(CHECKOV)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py
 
 clean:
-	rm -rf $(VENV) .jobgate .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) build .jobgate .mypy_cache .pytest_cache .ruff_cache
