@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 from tests.conftest import ADMIN_KEY
 from tests.infra.terraform import LAYERS, Terraform
 from tests.processes import ROOT, Process, free_port, wait_healthy
+from tests.support import effects, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -39,7 +41,20 @@ def package(out: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="module")
-def stack(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def emulator() -> Iterator[str]:
+    """An emulator of its own: other tests reset the shared one, which would wipe the stack."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    moto_endpoint = emulator
     work = tmp_path_factory.mktemp("terraform")
     function_zip, layer_zip = package(ROOT / "build" / "lambda")
     terraform = Terraform(work, {
@@ -168,46 +183,77 @@ def test_jobgate_runs_on_the_created_resources_with_the_functions_environment(
     client(endpoint, "secretsmanager").put_secret_value(
         SecretId=out["10_core"]["api_key_secret_arn"], SecretString=ADMIN_KEY
     )
+    functions = out["30_app"]["functions"]
     lambdas = client(endpoint, "lambda")
-    api_env = lambdas.get_function_configuration(
-        FunctionName=out["30_app"]["functions"]["api"]["name"]
-    )["Environment"]["Variables"]
-    # the API function's environment, plus what the Lambda runtime itself provides
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JOBGATE_", "AWS_"))}
-    env.update(api_env, AWS_REGION=REGION, AWS_ENDPOINT_URL=endpoint, PYTHONPATH=str(ROOT),
-               AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
-               JOBGATE_DATA_DIR=str(tmp_path / "data"), JOBGATE_RETRY_BASE_SECONDS="0.1",
-               JOBGATE_RETRY_CAP_SECONDS="0.2")  # fmt: skip
-    port = free_port()
-    process = Process(
-        ["serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "serve.log"
+    api_env, worker_env = (
+        lambdas.get_function_configuration(FunctionName=functions[role]["name"])["Environment"][
+            "Variables"
+        ]
+        for role in ("api", "worker")
     )
+    effects_file = tmp_path / "effects.log"
+
+    def environment(function_env: dict[str, str], **extra: str) -> dict[str, str]:
+        """A function's environment as Terraform set it, plus what the Lambda runtime provides."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("JOBGATE_", "AWS_"))}
+        env.update(function_env, AWS_REGION=REGION, AWS_ENDPOINT_URL=endpoint, PYTHONPATH=str(ROOT),
+                   AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
+                   JOBGATE_DATA_DIR=str(tmp_path / "data"), JOBGATE_TEST_EFFECTS=str(effects_file),
+                   **extra)  # fmt: skip
+        return env
+
+    port = free_port()
+    api = Process(
+        ["api", "--host", "127.0.0.1", "--port", str(port)],
+        environment(api_env),
+        tmp_path / "api.log",
+    )
+    # The worker runs as a container would (`jobgate worker`); a short visibility timeout only so
+    # that the jobs of the killed worker come back within the test, not after 60 s.
+    fast = {"JOBGATE_RETRY_BASE_SECONDS": "0.1", "JOBGATE_RETRY_CAP_SECONDS": "0.2",
+            "JOBGATE_VISIBILITY_TIMEOUT": "3", "JOBGATE_WORKER_CONCURRENCY": "12"}  # fmt: skip
+    workers = [Process(["worker"], environment(worker_env, **fast), tmp_path / "worker-1.log")]
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url, process)
+        wait_healthy(url, api)
         admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
         user = httpx.post(
             f"{url}/users", json={"name": "T", "email": "t@example.com"}, headers=admin
         )
         assert user.status_code == 201, user.text
         alice = {"X-API-Key": user.json()["api_key"]}
-        echo = httpx.post(
-            f"{url}/jobs", json={"type": "echo", "payload": {"n": 1}}, headers=alice
-        ).json()
-        big = httpx.post(
-            f"{url}/jobs", json={"type": "big", "payload": {"size": 300_000}}, headers=alice
-        ).json()
-        poison = httpx.post(f"{url}/jobs", json={"type": "permanent"}, headers=alice).json()
-        for job, status in ((echo, "completed"), (big, "completed"), (poison, "failed")):
-            done = wait_done(url, job["job_id"], alice)
-            assert done["status"] == status, json.dumps(done)
-        result = httpx.get(
-            f"{url}/jobs/{big['job_id']}/result", headers=alice, follow_redirects=False
+
+        def submit(job_type: str, payload: Any = None) -> str:
+            answer = httpx.post(
+                f"{url}/jobs", json={"type": job_type, "payload": payload}, headers=alice
+            )
+            assert answer.status_code == 202, answer.text
+            return str(answer.json()["job_id"])
+
+        # kill -9 of the worker with 10 jobs in flight: every job completes, each effect once
+        slow = [submit("effect", {"seconds": 2}) for _ in range(10)]
+        wait_for(lambda: all(httpx.get(f"{url}/jobs/{j}", headers=alice).json()["status"] == "processing"
+                             for j in slow), timeout=30)  # fmt: skip
+        workers[0].kill9()
+        workers.append(
+            Process(["worker"], environment(worker_env, **fast), tmp_path / "worker-2.log")
         )
+        echo, big, poison = (
+            submit("echo", {"n": 1}),
+            submit("big", {"size": 300_000}),
+            submit("permanent"),
+        )
+        for job_id, status in [*((j, "completed") for j in slow), (echo, "completed"), (big, "completed"),
+                               (poison, "failed")]:  # fmt: skip
+            done = wait_done(url, job_id, alice)
+            assert done["status"] == status, json.dumps(done)
+        assert effects(effects_file) == Counter({(j, "done"): 1 for j in slow})
+        # results and artifacts through presigned URLs of the bucket Terraform made
+        result = httpx.get(f"{url}/jobs/{big}/result", headers=alice, follow_redirects=False)
         assert result.status_code == 307 and "X-Amz-Signature" in result.headers["location"]
         assert len(json.loads(httpx.get(result.headers["location"]).content)["blob"]) == 300_000
         artifact = httpx.get(
-            f"{url}/jobs/{big['job_id']}/download-url?artifact=data.bin", headers=alice
+            f"{url}/jobs/{big}/download-url?artifact=data.bin", headers=alice
         ).json()["url"]
         assert httpx.get(artifact).content == b"\x00\x01" * 5000
         # the poison job's message sits in the DLQ Terraform made
@@ -218,11 +264,13 @@ def test_jobgate_runs_on_the_created_resources_with_the_functions_environment(
             )
             .get("Messages", [])
         )
-        assert [poison["job_id"] in m["Body"] for m in dead] == [True]
+        assert [poison in m["Body"] for m in dead] == [True]
     finally:
-        process.stop()
-    log = process.log.read_text()
-    assert ADMIN_KEY not in log and "X-Amz-Signature" not in log
+        for process in (api, *workers):
+            if process.popen.poll() is None:
+                process.stop()
+    logs = "".join(p.log.read_text() for p in (api, *workers))
+    assert ADMIN_KEY not in logs and "X-Amz-Signature" not in logs
 
 
 def settings_the_code_reads() -> set[str]:
