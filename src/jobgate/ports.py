@@ -44,6 +44,10 @@ class JobStore(Protocol):
         """The job, or None when there is none with that id."""
         ...
 
+    def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        """The jobs that exist among ``job_ids``, by id (one read for a worker's batch)."""
+        ...
+
     def list_jobs(
         self,
         owner: str | None,
@@ -59,7 +63,10 @@ class JobStore(Protocol):
     def transition(self, job: Job, changes: Mapping[str, Any], event: JobEvent | None) -> Job:
         """Compare-and-set: apply ``changes`` iff the stored version still equals ``job.version``.
 
-        Appends ``event`` (if any) in the same atomic write; returns the new record (version + 1).
+        Appends ``event`` (if any): in the same transaction where the backend has one; on aws
+        right after the update (or at the end of an ``atomic()`` scope), so a crash in between
+        can lose a history line but never record a move that did not happen. Returns the new
+        record (version + 1).
         Raises :class:`~jobgate.errors.TransitionConflict` carrying the stored job (or None
         when it vanished) if the version moved on: the caller lost a race and must re-read.
         """
@@ -208,8 +215,10 @@ class Backend:
     """One backend's adapters, built by :mod:`jobgate.bootstrap`.
 
     ``atomic()`` groups port calls into one transaction where the backend can (local: one
-    SQLite transaction, so a submit writes the record and its message together); on backends
-    that cannot, it is a no-op and the reconciler repairs a half-done submit.
+    SQLite transaction, so a submit writes the record and its message together). On backends
+    that cannot (aws), it batches the writes that may wait — job events and message deletes —
+    into a few calls at the scope's end (:mod:`jobgate.backends.aws.batching`); the reconciler
+    repairs a half-done submit.
     """
 
     name: str

@@ -8,7 +8,15 @@ import time
 import pytest
 
 from jobgate.domain.ids import new_id
-from jobgate.domain.models import BlobRef, Job, JobError, JobEvent, JobStatus, Progress
+from jobgate.domain.models import (
+    BlobRef,
+    Job,
+    JobError,
+    JobEvent,
+    JobStatus,
+    OutgoingMessage,
+    Progress,
+)
 from jobgate.errors import TransitionConflict, ValidationFailed
 from jobgate.ports import Backend
 
@@ -51,6 +59,34 @@ def test_created_job_reads_back_field_for_field(backend: Backend) -> None:
 
 def test_missing_job_is_none(backend: Backend) -> None:
     assert backend.jobs.get(new_id()) is None
+
+
+def test_get_many_returns_the_jobs_that_exist_by_id(backend: Backend) -> None:
+    jobs = [backend.jobs.create(j, submitted(j))[0] for j in (make_job(), make_job("bob"))]
+    missing = new_id()
+    found = backend.jobs.get_many([jobs[0].job_id, missing, jobs[1].job_id, jobs[0].job_id])
+    assert found == {j.job_id: j for j in jobs}
+    assert backend.jobs.get_many([]) == {}
+
+
+def test_events_and_acks_inside_atomic_are_stored_by_its_end(backend: Backend) -> None:
+    """atomic() is one transaction locally and batches writes on aws: either way, once the
+    scope ends every transition's event is in the history and every ack has taken effect."""
+    jobs = [backend.jobs.create(j, submitted(j))[0] for j in (make_job() for _ in range(30))]
+    backend.queue.send([OutgoingMessage(j.job_id) for j in jobs[:3]])
+    deliveries = backend.queue.receive(10, visibility_timeout=1, wait_seconds=1)
+    with backend.atomic():
+        for job in jobs:
+            backend.jobs.transition(
+                job, {"status": JobStatus.PROCESSING, "updated_at": time.time()},
+                JobEvent(job.job_id, time.time(), "claimed", JobStatus.PROCESSING, 1, {}),
+            )  # fmt: skip
+        backend.queue.ack([d.receipt for d in deliveries])
+    assert all(
+        [e.kind for e in backend.jobs.events(j.job_id)] == ["submitted", "claimed"] for j in jobs
+    )
+    time.sleep(1.5)  # past the visibility timeout: an acked message never comes back
+    assert backend.queue.receive(10, visibility_timeout=1, wait_seconds=0) == []
 
 
 def test_same_owner_and_key_returns_the_first_job(backend: Backend) -> None:

@@ -103,6 +103,11 @@ class Recorder:
                 for entry in params["TransactItems"]
                 for kind, item in entry.items()
             ]
+        elif "RequestItems" in params:  # BatchGetItem / BatchWriteItem: per table
+            targets = [
+                (action(service, _snake(operation)), {"TableName": t})
+                for t in params["RequestItems"]
+            ]
         else:
             targets = [(action(service, _snake(operation)), params)]
         with self._lock:
@@ -205,6 +210,9 @@ def test_each_role_grants_exactly_what_its_path_calls(recorder: Recorder) -> Non
         call_api("DELETE", f"/jobs/{doomed['job_id']}", None, alice)
     services = aws_lambda._services(admin=True)
     run_worker(recorder, services, 4)  # echo, big (payload and result in S3), poison, flaky (retry)
+    with recorder.as_role("api"):
+        call_api("POST", "/jobs", {"type": "echo"}, alice)
+    run_worker(recorder, services, 1)  # a batch of one reads its job alone
     big = next(j for j in services.backend.jobs.list_jobs(None).items if j.type == "big")
     with recorder.as_role("api"):
         call_api("GET", f"/jobs/{small['job_id']}", None, alice)

@@ -22,7 +22,9 @@ from tests.infra.terraform import LAYERS, Terraform
 from tests.processes import ROOT, Process, free_port, wait_healthy
 from tests.support import effects, wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+# The module fixture applies (~2 min) and destroys (~1 min) the stack inside the first and
+# last tests: allow for that beyond the suite-wide per-test timeout.
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.timeout(600)]
 
 PROJECT = "jgtf"
 REGION = "us-east-1"

@@ -48,7 +48,7 @@ from jobgate.errors import (
 from jobgate.logs import get_logger
 from jobgate.ports import Backend
 from jobgate.registry import JobGate
-from jobgate.services.jobs import artifact_key, read_envelope, result_key
+from jobgate.services.jobs import artifact_key, job_id_of, read_envelope, result_key
 
 Outcome = Callable[[], str]  # settles one run's outcome; returns the status it reached
 _ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -88,6 +88,7 @@ class Executor:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._b = backend
+        self.backend = backend
         self._app = app
         self.worker_id = worker_id
         self.visibility_timeout = visibility_timeout
@@ -98,9 +99,10 @@ class Executor:
 
     # -- claim ----------------------------------------------------------------------------------
 
-    def begin(self, delivery: Delivery) -> Run | None:
+    def begin(self, delivery: Delivery, known: Job | None = None) -> Run | None:
         """Decide what the delivery means and claim the job when it should run now.
 
+        ``known`` is the job as just read (by :meth:`begin_many`), saving the first read.
         Returns None when there is nothing to run: the message was acked (job finished or
         never recorded), released until a live lease or a backoff ends, or buried (unreadable
         message, or the last attempt was lost).
@@ -109,7 +111,7 @@ class Executor:
         if job_id is None:
             return None
         for _ in range(5):
-            job = self._b.jobs.get(job_id)
+            job, known = known or self._b.jobs.get(job_id), None
             now = self._clock()
             if job is None or job.terminal:
                 self._b.queue.ack([delivery.receipt])
@@ -147,9 +149,13 @@ class Executor:
         return None
 
     def begin_many(self, deliveries: list[Delivery]) -> list[Run]:
-        """:meth:`begin` for a batch; on backends that can, all claims share one transaction."""
+        """:meth:`begin` for a batch: one read for all the jobs, then every claim in one
+        ``atomic()`` scope (one transaction locally; batched event writes on aws)."""
+        ids = {d.message_id: job_id for d in deliveries if (job_id := job_id_of(d))}
+        jobs = self._b.jobs.get_many(list(ids.values())) if len(ids) > 1 else {}
         with self._b.atomic():
-            return [run for d in deliveries if (run := self.begin(d)) is not None]
+            runs = (self.begin(d, jobs.get(ids.get(d.message_id, ""))) for d in deliveries)
+            return [run for run in runs if run is not None]
 
     def _job_id(self, delivery: Delivery) -> str | None:
         try:

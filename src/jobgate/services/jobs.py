@@ -18,6 +18,7 @@ from jobgate.domain.ids import is_valid_id, new_id
 from jobgate.domain.models import (
     JSON,
     BlobRef,
+    Delivery,
     Job,
     JobEvent,
     JobStatus,
@@ -53,6 +54,14 @@ def read_envelope(body: str) -> str:
     if version != ENVELOPE_VERSION or not isinstance(job_id, str):
         raise ValueError(f"envelope version {version!r} is not {ENVELOPE_VERSION}")
     return job_id
+
+
+def job_id_of(delivery: Delivery) -> str | None:
+    """The job id a delivered message names, or None when it is not an envelope of ours."""
+    try:
+        return read_envelope(delivery.body)
+    except ValueError:
+        return None
 
 
 def request_hash(job_type: str, payload: JSON, max_attempts: int | None) -> str:

@@ -13,14 +13,7 @@ from jobgate.errors import TransitionConflict
 from jobgate.logs import get_logger
 from jobgate.ports import Backend
 from jobgate.registry import JobGate
-from jobgate.services.jobs import envelope, read_envelope
-
-
-def job_id_of(delivery: Delivery) -> str | None:
-    try:
-        return read_envelope(delivery.body)
-    except ValueError:
-        return None
+from jobgate.services.jobs import envelope, job_id_of
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ boto3 is imported here, not by the rest of jobgate: install the ``aws`` extra to
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,22 +68,29 @@ def clients(resources: AwsResources, session: Any = None) -> dict[str, Any]:
 def build_aws_backend(
     resources: AwsResources, *, event_retention_seconds: float = 30 * 86400, session: Any = None
 ) -> Backend:
+    from jobgate.backends.aws.batching import WriteBehind
     from jobgate.backends.aws.dynamo import DynamoJobStore, DynamoScheduleStore, DynamoUserStore
     from jobgate.backends.aws.s3 import S3BlobStore
     from jobgate.backends.aws.sqs import SqsQueue
 
     made = clients(resources, session)
-    queue = SqsQueue(made["sqs"], resources.queue_url, resources.dlq_url)
+    behind = WriteBehind(made["dynamodb"])
+    queue = SqsQueue(made["sqs"], resources.queue_url, resources.dlq_url, behind)
     return Backend(
         name="aws",
         jobs=DynamoJobStore(
-            made["dynamodb"], resources.jobs_table, resources.events_table, event_retention_seconds
+            made["dynamodb"],
+            resources.jobs_table,
+            resources.events_table,
+            event_retention_seconds,
+            behind,
         ),
         users=DynamoUserStore(made["dynamodb"], resources.users_table),
         queue=queue,
         dead_letters=queue,
         blobs=S3BlobStore(made["s3"], resources.bucket),
         schedules=DynamoScheduleStore(made["dynamodb"], resources.jobs_table),
-        atomic=contextlib.nullcontext,
+        # No transactions across items here: atomic() batches event writes and acks instead.
+        atomic=behind.scope,
         close=lambda: None,
     )

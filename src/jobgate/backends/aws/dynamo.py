@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from jobgate.backends.aws.batching import WriteBehind
 from jobgate.backends.aws.errors import code, translated
 from jobgate.backends.fields import (
     change_fields,
@@ -42,6 +43,8 @@ from jobgate.domain.models import ApiKey, Job, JobEvent, JobStatus, Page, Schedu
 from jobgate.errors import Conflict, TransitionConflict, ValidationFailed
 
 Item = dict[str, dict[str, Any]]
+_GETS_PER_CALL = 100  # BatchGetItem's limit
+_GET_ROUNDS = 5
 
 
 def to_attr(value: Any) -> dict[str, Any]:
@@ -80,12 +83,18 @@ class DynamoJobStore:
     """:class:`~jobgate.ports.JobStore` on DynamoDB."""
 
     def __init__(
-        self, client: Any, jobs_table: str, events_table: str, event_retention_seconds: float
+        self,
+        client: Any,
+        jobs_table: str,
+        events_table: str,
+        event_retention_seconds: float,
+        write_behind: WriteBehind | None = None,
     ) -> None:
         self._db = client
         self._jobs = jobs_table
         self._events = events_table
         self._retention = event_retention_seconds
+        self._behind = write_behind
 
     def _event_put(self, event: JobEvent) -> dict[str, Any]:
         fields = {
@@ -115,7 +124,7 @@ class DynamoJobStore:
             # No key to reserve: the job, then its first event (as for transitions).
             with translated("create job"):
                 self._db.put_item(**items[0]["Put"])
-                self._db.put_item(**items[1]["Put"])
+            self._append(items[1])
             return job, True
         if job.idempotency_key is not None:
             marker = idempotency_item_key(job.owner, job.idempotency_key)
@@ -257,9 +266,39 @@ class DynamoJobStore:
             # The event follows the update it records (not one transaction: a transaction
             # costs twice the write capacity, and moto slows with table size). A crash in
             # between can drop a history line; it can never record a move that did not happen.
-            with translated("append event"):
-                self._db.put_item(**self._event_put(event)["Put"])
+            self._append(self._event_put(event))
         return replace(job, **changes, version=job.version + 1)
+
+    def _append(self, event_put: dict[str, Any]) -> None:
+        """Write an event now, or batched at the end of the caller's ``atomic()`` scope."""
+        if self._behind is not None and self._behind.active:
+            self._behind.put_event(event_put["Put"])
+            return
+        with translated("append event"):
+            self._db.put_item(**event_put["Put"])
+
+    def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        found: dict[str, Job] = {}
+        unique = list(dict.fromkeys(job_ids))
+        for start in range(0, len(unique), _GETS_PER_CALL):
+            keys = [{"job_id": {"S": i}} for i in unique[start : start + _GETS_PER_CALL]]
+            request: dict[str, Any] = {self._jobs: {"Keys": keys, "ConsistentRead": True}}
+            for _ in range(_GET_ROUNDS):
+                with translated("get jobs"):
+                    answer = self._db.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self._jobs, []):
+                    if "owner" in item:
+                        job = job_from_fields(from_item(item))
+                        found[job.job_id] = job
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:  # throttled throughout: the rest are read one by one
+                for key in request.get(self._jobs, {}).get("Keys", []):
+                    single = self.get(key["job_id"]["S"])
+                    if single is not None:
+                        found[single.job_id] = single
+        return found
 
     def events(self, job_id: str, limit: int = 200) -> list[JobEvent]:
         with translated("list events"):

@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from jobgate.backends.aws.batching import WriteBehind
 from jobgate.backends.aws.errors import translated
 from jobgate.domain.models import Delivery, OutgoingMessage, QueueStats
 
@@ -46,10 +47,15 @@ def _delivery(message: dict[str, Any]) -> Delivery:
 class SqsQueue:
     """:class:`~jobgate.ports.JobQueue` and :class:`~jobgate.ports.DeadLetters` on SQS."""
 
-    def __init__(self, client: Any, queue_url: str, dlq_url: str) -> None:
+    def __init__(
+        self, client: Any, queue_url: str, dlq_url: str, write_behind: WriteBehind | None = None
+    ) -> None:
         self._sqs = client
         self._url = queue_url
         self._dlq = dlq_url
+        self._behind = write_behind
+        if write_behind is not None:
+            write_behind.deletes_with(lambda receipts: self._delete_from(self._url, receipts))
 
     # -- JobQueue -----------------------------------------------------------------------------
 
@@ -101,7 +107,10 @@ class SqsQueue:
         return [_delivery(m) for m in answer.get("Messages", [])]
 
     def ack(self, receipts: Sequence[str]) -> None:
-        self._delete_from(self._url, receipts)
+        if self._behind is not None and self._behind.active:
+            self._behind.ack(receipts)  # deleted in batches when the atomic() scope ends
+        else:
+            self._delete_from(self._url, receipts)
 
     def _delete_from(self, url: str, receipts: Sequence[str]) -> None:
         for start in range(0, len(receipts), _BATCH):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -58,6 +58,19 @@ class SqliteJobStore:
             .fetchone()
         )
         return None if row is None else codec.row_to_job(row)
+
+    def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        unique = list(dict.fromkeys(job_ids))
+        found: dict[str, Job] = {}
+        for start in range(0, len(unique), 500):  # under SQLite's bound-parameter limit
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._db.connection().execute(
+                f"SELECT {codec.JOB_COLUMNS} FROM jobs WHERE job_id IN ({marks})", chunk
+            ):
+                job = codec.row_to_job(row)
+                found[job.job_id] = job
+        return found
 
     def list_jobs(
         self,
