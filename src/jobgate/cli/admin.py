@@ -38,12 +38,11 @@ def _services(args: argparse.Namespace) -> Any:
 
 
 def cmd_users_create(args: argparse.Namespace) -> int:
-    from pydantic import TypeAdapter, ValidationError
-    from pydantic.networks import EmailStr
+    from jobgate.api.schemas import valid_email
 
     try:
-        email = TypeAdapter(EmailStr).validate_python(args.email)
-    except ValidationError:
+        email = valid_email(args.email)
+    except ValueError:
         print(f"--email {args.email!r} is not a valid email address")
         return 2
     services = _services(args)
