@@ -7,7 +7,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import ADMIN_KEY
-from tests.infra.terraform import LAYERS, Terraform
+from tests.infra.terraform import LAYERS, TERRAFORM_DIR, Terraform
 from tests.processes import ROOT, Process, free_port, wait_healthy
 from tests.support import effects, wait_for
 
@@ -90,6 +92,16 @@ def stack(emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[d
     }  # fmt: skip
     applied: list[Path] = []
     outputs: dict[str, Any] = {}
+    # bootstrap (its own project name) is applied beside the layers: it waits ~1 min on its
+    # bucket's lifecycle, as the layers wait on theirs.
+    boot: dict[str, Any] = {
+        "dir": TERRAFORM_DIR / "bootstrap",
+        "vars": work / "bootstrap.tfvars.json",
+    }
+    boot["vars"].write_text(json.dumps({"project": "jgboot", "aws_endpoint": moto_endpoint,
+                                        "github_repository": "example/jobgate"}))  # fmt: skip
+    booting = threading.Thread(target=_bootstrap, args=(terraform, boot, work), daemon=True)
+    booting.start()
     try:
         for layer in LAYERS:
             backend = work / f"{layer.name}.s3.tfbackend"
@@ -104,14 +116,38 @@ def stack(emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[d
             terraform.run(layer, "apply", "-auto-approve", "-input=false", f"-var-file={var_file}")
             outputs[layer.name] = terraform.outputs(layer)
             outputs[f"{layer.name}_seconds"] = round(time.monotonic() - started, 1)
+        booting.join(600)
         print("apply seconds:", {k: v for k, v in outputs.items() if k.endswith("_seconds")})
-        yield {"outputs": outputs, "endpoint": moto_endpoint, "work": work}
+        yield {"outputs": outputs, "endpoint": moto_endpoint, "work": work, "bootstrap": boot}
     finally:
-        for layer in reversed(applied):
-            var_file = work / f"{layer.name}.tfvars.json"
-            terraform.run(
-                layer, "destroy", "-auto-approve", "-input=false", f"-var-file={var_file}"
-            )
+        booting.join(600)
+        destroy = [(boot["dir"], boot["vars"])] if boot.get("applied") else []
+        unbooting = threading.Thread(  # beside the layers again
+            target=lambda: [
+                terraform.run(d, "destroy", "-auto-approve", f"-var-file={v}") for d, v in destroy
+            ]
+        )
+        unbooting.start()
+        try:
+            for layer in reversed(applied):
+                var_file = work / f"{layer.name}.tfvars.json"
+                terraform.run(
+                    layer, "destroy", "-auto-approve", "-input=false", f"-var-file={var_file}"
+                )
+        finally:
+            unbooting.join(600)
+
+
+def _bootstrap(terraform: Terraform, boot: dict[str, Any], work: Path) -> None:
+    try:
+        terraform.init(boot["dir"], f"-backend-config=path={work / 'bootstrap.tfstate'}")
+        boot["applied"] = True
+        terraform.run(
+            boot["dir"], "apply", "-auto-approve", "-input=false", f"-var-file={boot['vars']}"
+        )
+        boot["outputs"] = terraform.outputs(boot["dir"])
+    except BaseException as exc:  # reported by the bootstrap test
+        boot["error"] = exc
 
 
 def _hcl(settings: dict[str, Any]) -> str:
@@ -273,6 +309,41 @@ def test_jobgate_runs_on_the_created_resources_with_the_functions_environment(
                 process.stop()
     logs = "".join(p.log.read_text() for p in (api, *workers))
     assert ADMIN_KEY not in logs and "X-Amz-Signature" not in logs
+
+
+def test_bootstrap_made_the_state_store_and_a_deploy_role_per_environment(
+    stack: dict[str, Any],
+) -> None:
+    boot, endpoint = stack["bootstrap"], stack["endpoint"]
+    assert "error" not in boot, boot.get("error")
+    out = boot["outputs"]
+    assert (
+        out["state_bucket"] == "jgboot-tfstate-123456789012"
+        and out["lock_table"] == "jgboot-tflock"
+    )
+    s3 = client(endpoint, "s3")
+    assert s3.get_bucket_versioning(Bucket=out["state_bucket"])["Status"] == "Enabled"
+    iam = client(endpoint, "iam")
+    for env in ("dev", "stage", "prod"):
+        role = iam.get_role(RoleName=f"jgboot-github-actions-{env}")["Role"]
+        trust = json.dumps(role["AssumeRolePolicyDocument"])
+        assert (
+            f"repo:example/jobgate:environment:{env}" in trust
+            and "token.actions.githubusercontent.com" in trust
+        )
+        attached = {
+            p["PolicyName"]
+            for p in iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"]
+        }
+        assert {"jgboot-sqs-management", "jgboot-dynamodb-management", "jgboot-s3-management",
+                "jgboot-lambda-management", "jgboot-state-management"} <= attached  # fmt: skip
+        assert out["deploy_role_arns"][env] == role["Arn"]
+    sqs = iam.get_policy_version(
+        PolicyArn="arn:aws:iam::123456789012:policy/jgboot-sqs-management", VersionId="v1"
+    )["PolicyVersion"]["Document"]
+    sqs = json.loads(urllib.parse.unquote(sqs)) if isinstance(sqs, str) else sqs
+    scoped = [st["Resource"] for st in sqs["Statement"] if "sqs:CreateQueue" in st["Action"]]
+    assert scoped == ["arn:aws:sqs:us-east-1:123456789012:jgboot-*"]  # only the project's queues
 
 
 def settings_the_code_reads() -> set[str]:
