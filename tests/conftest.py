@@ -68,6 +68,9 @@ def moto_endpoint() -> Iterator[str]:
         if os.environ.get("CI") == "true":
             raise
         pytest.skip("moto[server] is not installed: pip install -e '.[dev]'")
+    from jobgate.cli.aws_local import atomic_emulator_writes
+
+    atomic_emulator_writes()  # conditional writes atomic, as on DynamoDB (see its docstring)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

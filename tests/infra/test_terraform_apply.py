@@ -49,6 +49,9 @@ def emulator() -> Iterator[str]:
     """An emulator of its own: other tests reset the shared one, which would wipe the stack."""
     from moto.server import ThreadedMotoServer
 
+    from jobgate.cli.aws_local import atomic_emulator_writes
+
+    atomic_emulator_writes()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -294,6 +297,14 @@ def test_jobgate_runs_on_the_created_resources_with_the_functions_environment(
             f"{url}/jobs/{big}/download-url?artifact=data.bin", headers=alice
         ).json()["url"]
         assert httpx.get(artifact).content == b"\x00\x01" * 5000
+        # stored under the bucket's default encryption: the stack's KMS key
+        s3 = client(endpoint, "s3")
+        objects = s3.list_objects_v2(Bucket=api_env["S3_BUCKET_NAME"])["Contents"]
+        assert objects
+        for stored in objects:
+            head = s3.head_object(Bucket=api_env["S3_BUCKET_NAME"], Key=stored["Key"])
+            assert head["ServerSideEncryption"] == "aws:kms", stored["Key"]
+            assert head["SSEKMSKeyId"].endswith(out["10_core"]["kms_key_arn"].rsplit("/", 1)[-1])
         # the poison job's message sits in the DLQ Terraform made
         dead = (
             client(endpoint, "sqs")

@@ -8,9 +8,11 @@ Everything lives in this process's memory and is gone when it stops.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import secrets
 import sys
+import threading
 from typing import Any
 
 REGION = "us-east-1"
@@ -32,6 +34,36 @@ def add_command(sub: Any) -> None:
     p.set_defaults(func=cmd_aws_local)
 
 
+_patched: list[str] = []  # the moto methods made atomic (once per process)
+
+
+def atomic_emulator_writes() -> None:
+    """Make moto's DynamoDB writes atomic, as DynamoDB's are.
+
+    moto's server answers requests on threads and checks a write's condition, then writes, with
+    no lock between: two concurrent compare-and-sets on one item can both succeed (seen in the
+    tests as a job claimed twice). jobgate's fencing relies on DynamoDB's guarantee, so the
+    emulator gets it too: one lock around item reads and writes. Safe to call more than once.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if _patched:
+        return
+    lock = threading.RLock()
+
+    def locked(original: Any) -> Any:
+        @functools.wraps(original)
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(self, *args, **kwargs)
+
+        return call
+
+    for name in ("get_item", "put_item", "update_item", "delete_item", "transact_write_items"):
+        setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
+    _patched.append(name)
+
+
 def cmd_aws_local(args: argparse.Namespace) -> int:
     try:
         import boto3
@@ -44,6 +76,7 @@ def cmd_aws_local(args: argparse.Namespace) -> int:
     from jobgate.backends.aws.provision import provision
     from jobgate.cli.main import cmd_serve
 
+    atomic_emulator_writes()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.emulator_port, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

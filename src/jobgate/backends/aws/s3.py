@@ -1,4 +1,9 @@
-"""Blobs on S3: deterministic keys, server-side encryption, presigned GET URLs. Translation only."""
+"""Blobs on S3: deterministic keys, presigned GET URLs. Translation only.
+
+Objects take the bucket's default encryption: SSE-KMS with the stack's key in the Terraform
+deployment (asking for AES256 here would override it), SSE-S3 otherwise (S3 encrypts every new
+object at rest).
+"""
 
 from __future__ import annotations
 
@@ -29,7 +34,6 @@ class S3BlobStore:
                 Key=key,
                 Body=data,
                 ContentType=content_type,
-                ServerSideEncryption="AES256",
                 Metadata={"sha256": sha},
             )
         return BlobRef(key, len(data), sha, content_type)
