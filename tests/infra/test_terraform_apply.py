@@ -272,7 +272,7 @@ def test_jobgate_runs_on_the_created_resources_with_the_functions_environment(
             return str(answer.json()["job_id"])
 
         # kill -9 of the worker with 10 jobs in flight: every job completes, each effect once
-        slow = [submit("effect", {"seconds": 2}) for _ in range(10)]
+        slow = [submit("effect", {"seconds": 4}) for _ in range(10)]
         wait_for(lambda: all(httpx.get(f"{url}/jobs/{j}", headers=alice).json()["status"] == "processing"
                              for j in slow), timeout=30)  # fmt: skip
         workers[0].kill9()
