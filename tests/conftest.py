@@ -63,16 +63,13 @@ def services(settings: Settings) -> Iterator[Services]:
 def moto_endpoint() -> Iterator[str]:
     """moto's server in this process's threads, listening on a free loopback port."""
     try:
-        from moto.server import ThreadedMotoServer
+        import moto.server  # noqa: F401
     except ImportError:  # pragma: no cover - the dev extra installs it
         if os.environ.get("CI") == "true":
             raise
         pytest.skip("moto[server] is not installed: pip install -e '.[dev]'")
-    from jobgate.cli.aws_local import atomic_emulator_writes
+    from jobgate.cli.aws_local import start_emulator
 
-    atomic_emulator_writes()  # conditional writes atomic, as on DynamoDB (see its docstring)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    server, endpoint = start_emulator()  # with DynamoDB's atomic conditional writes
+    yield endpoint
     server.stop()

@@ -118,20 +118,17 @@ def _process(
 ) -> list[dict[str, str]]:
     """Run the records one by one. The jobs are read in one call up front, and history events
     and message deletes are written in batches when the invocation's scope ends."""
-    from jobgate.services.jobs import job_id_of
-
     deliveries = [_delivery(record) for record in records]
-    ids = {d.message_id: job_id for d in deliveries if (job_id := job_id_of(d))}
     failures: list[dict[str, str]] = []
     with executor.backend.atomic():
-        jobs = executor.backend.jobs.get_many(list(ids.values())) if len(ids) > 1 else {}
+        known = executor.read_jobs(deliveries)
         for index, delivery in enumerate(deliveries):
             if _remaining_ms(context) < MIN_REMAINING_MS:
                 # Out of time: give back this record and every later one, unstarted.
                 failures.extend({"itemIdentifier": d.message_id} for d in deliveries[index:])
                 break
             try:
-                run = executor.begin(delivery, jobs.get(ids.get(delivery.message_id, "")))
+                run = executor.begin(delivery, known.get(delivery.message_id))
                 if run is not None:
                     executor.execute(run)
             except Exception:  # storage trouble: let Lambda retry this record

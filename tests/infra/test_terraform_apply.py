@@ -47,15 +47,10 @@ def package(out: Path) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[str]:
     """An emulator of its own: other tests reset the shared one, which would wipe the stack."""
-    from moto.server import ThreadedMotoServer
+    from jobgate.cli.aws_local import start_emulator
 
-    from jobgate.cli.aws_local import atomic_emulator_writes
-
-    atomic_emulator_writes()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    server, endpoint = start_emulator()
+    yield endpoint
     server.stop()
 
 

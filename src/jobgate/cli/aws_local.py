@@ -59,15 +59,28 @@ def atomic_emulator_writes() -> None:
 
         return call
 
-    for name in ("get_item", "put_item", "update_item", "delete_item", "transact_write_items"):
+    names = ("get_item", "put_item", "update_item", "delete_item", "transact_write_items")
+    for name in names:
         setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
-    _patched.append(name)
+    _patched.extend(names)
+
+
+def start_emulator(port: int = 0) -> tuple[Any, str]:
+    """moto's server on loopback (``port`` 0: a free one), with atomic DynamoDB writes.
+    Returns the server (``.stop()`` it) and its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    atomic_emulator_writes()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, bound = server.get_host_and_port()
+    return server, f"http://{host}:{bound}"
 
 
 def cmd_aws_local(args: argparse.Namespace) -> int:
     try:
         import boto3
-        from moto.server import ThreadedMotoServer
+        import moto  # noqa: F401 - only to say what is missing before starting anything
     except ImportError:
         print("aws-local needs boto3 and moto: pip install 'jobgate[aws,dev]'", file=sys.stderr)
         return 2
@@ -76,11 +89,7 @@ def cmd_aws_local(args: argparse.Namespace) -> int:
     from jobgate.backends.aws.provision import provision
     from jobgate.cli.main import cmd_serve
 
-    atomic_emulator_writes()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.emulator_port, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    server, endpoint = start_emulator(args.emulator_port)
     for name, value in {
         "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": endpoint,

@@ -22,7 +22,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -88,7 +88,6 @@ class Executor:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._b = backend
-        self.backend = backend
         self._app = app
         self.worker_id = worker_id
         self.visibility_timeout = visibility_timeout
@@ -148,13 +147,25 @@ class Executor:
         self._release(delivery, 1)
         return None
 
+    @property
+    def backend(self) -> Backend:
+        return self._b
+
+    def read_jobs(self, deliveries: Sequence[Delivery]) -> dict[str, Job]:
+        """The jobs a batch of deliveries names, by message id, in one read (``known`` for
+        :meth:`begin`). A single delivery is left to ``begin``'s own read."""
+        ids = {d.message_id: job_id for d in deliveries if (job_id := job_id_of(d))}
+        if len(ids) < 2:
+            return {}
+        jobs = self._b.jobs.get_many(list(ids.values()))
+        return {message: jobs[job_id] for message, job_id in ids.items() if job_id in jobs}
+
     def begin_many(self, deliveries: list[Delivery]) -> list[Run]:
         """:meth:`begin` for a batch: one read for all the jobs, then every claim in one
         ``atomic()`` scope (one transaction locally; batched event writes on aws)."""
-        ids = {d.message_id: job_id for d in deliveries if (job_id := job_id_of(d))}
-        jobs = self._b.jobs.get_many(list(ids.values())) if len(ids) > 1 else {}
+        known = self.read_jobs(deliveries)
         with self._b.atomic():
-            runs = (self.begin(d, jobs.get(ids.get(d.message_id, ""))) for d in deliveries)
+            runs = (self.begin(d, known.get(d.message_id)) for d in deliveries)
             return [run for run in runs if run is not None]
 
     def _job_id(self, delivery: Delivery) -> str | None:

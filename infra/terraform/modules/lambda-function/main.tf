@@ -5,7 +5,6 @@
 locals {
   log_group_name = "/aws/lambda/${var.function_name}"
   otel           = var.tracing == "otel"
-  alarms         = var.enable_alarms ? 1 : 0
   # The ADOT wrapper is read by the Lambda runtime, not by jobgate.
   environment = merge(var.environment, local.otel ? { AWS_LAMBDA_EXEC_WRAPPER = "/opt/otel-instrument" } : {})
 }
@@ -149,30 +148,16 @@ resource "aws_lambda_event_source_mapping" "sqs" {
   }
 }
 
-resource "aws_cloudwatch_metric_alarm" "errors" {
-  count               = local.alarms
-  alarm_name          = "${var.function_name}-errors"
-  alarm_description   = "${var.function_name} invocations failed."
+# One alarm per metric: any failed or throttled invocation in five minutes.
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = var.enable_alarms ? {
+    errors    = { metric = "Errors", says = "invocations failed." }
+    throttles = { metric = "Throttles", says = "was throttled: raise its reserved concurrency or lower the event source's." }
+  } : {}
+  alarm_name          = "${var.function_name}-${each.key}"
+  alarm_description   = "${var.function_name} ${each.value.says}"
   namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
-  ok_actions          = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "throttles" {
-  count               = local.alarms
-  alarm_name          = "${var.function_name}-throttles"
-  alarm_description   = "${var.function_name} was throttled: raise its reserved concurrency or lower the event source's."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
+  metric_name         = each.value.metric
   dimensions          = { FunctionName = aws_lambda_function.this.function_name }
   statistic           = "Sum"
   period              = 300
