@@ -68,7 +68,7 @@ def moto_endpoint() -> Iterator[str]:
         if os.environ.get("CI") == "true":
             raise
         pytest.skip("moto[server] is not installed: pip install -e '.[dev]'")
-    from jobgate.cli.aws_local import start_emulator
+    from jobgate.testing.emulator import start_emulator
 
     server, endpoint = start_emulator()  # with DynamoDB's atomic conditional writes
     yield endpoint

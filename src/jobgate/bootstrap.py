@@ -1,7 +1,12 @@
-"""The composition root: settings → backend → services. The only module that imports a backend.
+"""The composition root: settings → backend → services → runtimes. The only module that
+imports a backend.
 
-The FastAPI app factory, the worker and the CLI receive a :class:`Services` built here and
-nothing else; nothing is built at import time.
+Every runtime is built here from one :class:`Settings` (and an injectable clock): the HTTP API
+(:meth:`Services.api_app`), the long-poll worker (:meth:`Services.worker`), the housekeeper
+(:meth:`Services.housekeeper`), the Lambda SQS worker (:meth:`Services.lambda_worker`) and the
+cron handler (:meth:`Services.cron`). The FastAPI app factory, the CLI and the Lambda entry
+points receive what is built here and configure nothing themselves; nothing is built at import
+time, and every default lives once, in the settings.
 """
 
 from __future__ import annotations
@@ -9,8 +14,11 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from jobgate.domain.retry import Backoff
 from jobgate.ports import Backend
@@ -21,6 +29,12 @@ from jobgate.services.maintenance import DeadLetterService, Reconciler
 from jobgate.services.schedules import ScheduleService
 from jobgate.services.users import UserService
 from jobgate.settings import Settings
+
+if TYPE_CHECKING:
+    from jobgate.aws_settings import AwsSettings
+    from jobgate.worker.lambda_worker import CronHandler, LambdaWorker
+    from jobgate.worker.runner import Worker
+    from jobgate.worker.scheduler import Housekeeper
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,7 @@ class Services:
     reconciler: Reconciler
     dead_letters: DeadLetterService
     admin_key: str | None
+    clock: Callable[[], float] = time.time
 
     def executor(self, worker_id: str | None = None) -> Executor:
         return Executor(
@@ -43,7 +58,63 @@ class Services:
             visibility_timeout=self.settings.visibility_timeout,
             backoff=Backoff(self.settings.retry_base_seconds, self.settings.retry_cap_seconds),
             inline_result_bytes=self.settings.inline_result_bytes,
+            clock=self.clock,
         )
+
+    def worker(self, worker_id: str | None = None) -> Worker:
+        """The long-polling worker (``jobgate worker``, ``jobgate serve``)."""
+        from jobgate.worker.runner import Worker
+
+        s = self.settings
+        return Worker(
+            self.executor(worker_id),
+            self.backend.queue,
+            concurrency=s.worker_concurrency,
+            prefetch=s.worker_prefetch,
+            batch_window=s.worker_batch_window_ms / 1000,
+            poll_wait_seconds=s.poll_wait_seconds,
+            heartbeat_interval=s.heartbeat_interval,
+            grace_seconds=s.shutdown_grace_seconds,
+        )
+
+    def housekeeper(self) -> Housekeeper:
+        """Schedules (when ``JOBGATE_SCHEDULER``) and the reconciler, beside a worker."""
+        from jobgate.worker.scheduler import Housekeeper
+
+        return Housekeeper(
+            self.schedules if self.settings.scheduler else None,
+            self.reconciler,
+            reconcile_seconds=self.settings.reconcile_interval_seconds,
+        )
+
+    def lambda_worker(self, worker_id: str) -> LambdaWorker:
+        """The SQS batch worker of a Lambda function; reports, once, job types whose timeout
+        cannot fit the function's (``JOBGATE_WORKER_FUNCTION_TIMEOUT_SECONDS``)."""
+        from jobgate.logs import get_logger
+        from jobgate.worker.lambda_worker import LambdaWorker, timeout_findings
+
+        s = self.settings
+        if s.worker_function_timeout_seconds is not None:
+            for finding in timeout_findings(
+                self.app, s.worker_function_timeout_seconds, s.lambda_settle_margin_seconds
+            ):
+                get_logger(component="lambda_worker").error("job_timeout_too_long", fix=finding)
+        return LambdaWorker(
+            self.executor(worker_id),
+            margin_seconds=s.lambda_settle_margin_seconds,
+            min_start_seconds=s.lambda_min_start_seconds,
+        )
+
+    def cron(self) -> CronHandler:
+        from jobgate.worker.lambda_worker import CronHandler
+
+        return CronHandler(self.app, self.schedules, self.reconciler)
+
+    def api_app(self) -> Any:
+        """The FastAPI application (imports FastAPI: only the API paths call this)."""
+        from jobgate.api.app import create_app
+
+        return create_app(self)
 
     def close(self) -> None:
         self.backend.close()
@@ -66,7 +137,12 @@ def _secret_file(path: Path, make: bool) -> str | None:
     return value
 
 
-def resolve_admin_key(settings: Settings, create: bool = False) -> tuple[str | None, bool]:
+def resolve_admin_key(
+    settings: Settings,
+    create: bool = False,
+    aws: AwsSettings | None = None,
+    aws_session: Any = None,
+) -> tuple[str | None, bool]:
     """The admin key, and whether it was just created (to print it once on first run).
 
     Looked up in order: ``JOBGATE_ADMIN_KEY``; on the aws backend the Secrets Manager secret
@@ -78,15 +154,23 @@ def resolve_admin_key(settings: Settings, create: bool = False) -> tuple[str | N
         from jobgate import aws_settings
         from jobgate.backends.aws.secrets import read_secret
 
-        aws = aws_settings.load()
+        aws = aws or aws_settings.load()
         if aws.api_key_secret_arn:
-            return read_secret(aws.api_key_secret_arn, aws.region, aws.endpoint_url), False
+            client = None
+            if aws_session is not None:
+                client = aws_session.client(
+                    "secretsmanager", region_name=aws.region, endpoint_url=aws.endpoint_url
+                )
+            value = read_secret(aws.api_key_secret_arn, aws.region, aws.endpoint_url, client=client)
+            return value, False
     path = settings.admin_key_file or settings.data_dir / "admin_key"
     existed = path.exists()
     return _secret_file(path, make=create), create and not existed
 
 
-def build_backend(settings: Settings) -> Backend:
+def build_backend(
+    settings: Settings, aws: AwsSettings | None = None, aws_session: Any = None
+) -> Backend:
     if settings.backend == "local":
         from jobgate.backends.local import build_local_backend
 
@@ -110,7 +194,7 @@ def build_backend(settings: Settings) -> Backend:
         from jobgate import aws_settings
         from jobgate.backends.aws import AwsResources, build_aws_backend
 
-        aws = aws_settings.load()
+        aws = aws or aws_settings.load()
         resources = AwsResources(
             region=aws.region,
             jobs_table=aws.jobs_table,
@@ -121,9 +205,7 @@ def build_backend(settings: Settings) -> Backend:
             bucket=aws.bucket,
             endpoint_url=aws.endpoint_url,
         )
-        return build_aws_backend(
-            resources, event_retention_seconds=settings.event_retention_days * 86400
-        )
+        return build_aws_backend(resources, session=aws_session)
     raise ValueError(f"unknown backend {settings.backend!r}")
 
 
@@ -133,21 +215,30 @@ def build(
     *,
     create_admin_key: bool = False,
     admin: bool = True,
+    aws: AwsSettings | None = None,
+    aws_session: Any = None,
+    clock: Callable[[], float] = time.time,
 ) -> Services:
     """Build every service for ``settings`` (default: from the environment).
 
-    ``admin=False`` skips looking up the admin key: paths that serve no HTTP (the worker and
-    cron Lambdas) then need neither the key nor the right to read its secret.
+    ``aws``: where the aws backend's resources are (default: read from the environment, under
+    the seeds' variable names); ``aws_session``: the boto3 session to use (default: one from the
+    environment's credentials). ``admin=False`` skips looking up the admin key: paths that
+    serve no HTTP (the worker and cron Lambdas) then need neither the key nor the right to read
+    its secret. ``clock`` is every service's clock (tests turn one by hand).
     """
     settings = settings or Settings()
     app = app or load_app(settings.app)
-    backend = build_backend(settings)
-    admin_key = resolve_admin_key(settings, create=create_admin_key)[0] if admin else None
+    backend = build_backend(settings, aws, aws_session)
+    admin_key = (
+        resolve_admin_key(settings, create_admin_key, aws, aws_session)[0] if admin else None
+    )
     jobs = JobService(
         backend,
         app,
         inline_payload_bytes=settings.inline_payload_bytes,
         url_expiry_seconds=settings.url_expiry_seconds,
+        clock=clock,
     )
     return Services(
         settings=settings,
@@ -155,12 +246,14 @@ def build(
         app=app,
         jobs=jobs,
         users=UserService(backend, admin_key),
-        schedules=ScheduleService(backend, app, jobs),
+        schedules=ScheduleService(backend, app, jobs, clock=clock),
         reconciler=Reconciler(
             backend,
             stale_queued_seconds=settings.stale_queued_seconds,
             visibility_timeout=settings.visibility_timeout,
+            clock=clock,
         ),
-        dead_letters=DeadLetterService(backend, app),
+        dead_letters=DeadLetterService(backend, app, clock),
         admin_key=admin_key,
+        clock=clock,
     )

@@ -12,7 +12,8 @@ their edge, and the HTTP layer maps them to ``application/problem+json`` in exac
     │   ├── Forbidden                     403  authenticated, but not allowed
     │   ├── NotFound                      404  no such job/user/blob (or it is another owner's)
     │   ├── Conflict                      409  state does not allow the operation
-    │   │   └── IdempotencyConflict       409  same Idempotency-Key, different request
+    │   │   ├── IdempotencyConflict       409  same Idempotency-Key, different request
+    │   │   └── IllegalTransition         409  the job's state does not allow this verb
     │   ├── PayloadTooLarge               413
     │   ├── UnsupportedMediaType          415
     │   └── ValidationFailed              422  well-formed JSON with wrong content
@@ -79,6 +80,13 @@ class Conflict(RequestError):
 
 class IdempotencyConflict(Conflict):
     title = "Idempotency-Key reused with a different request"
+
+
+class IllegalTransition(Conflict):
+    """A domain verb was asked of a job whose state does not allow it (a finished job never
+    changes, except by ``redrive``). ``job_status`` says where the job stands."""
+
+    title = "Illegal transition"
 
 
 class PayloadTooLarge(RequestError):

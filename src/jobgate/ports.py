@@ -7,11 +7,11 @@ boto3 are, and concurrency comes from threads.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from jobgate.domain.models import (
     ApiKey,
@@ -26,13 +26,15 @@ from jobgate.domain.models import (
     ScheduleState,
     User,
 )
+from jobgate.domain.transitions import Transition
 
 
 class JobStore(Protocol):
     """The job ledger: the source of truth for every job."""
 
     def create(self, job: Job, event: JobEvent) -> tuple[Job, bool]:
-        """Insert ``job`` and its first event atomically.
+        """Insert ``job`` and its first event (:func:`~jobgate.domain.transitions.submitted`)
+        in one atomic write.
 
         When ``job.idempotency_key`` is set and the same owner already has a job with that key,
         nothing is written and ``(existing_job, False)`` is returned; otherwise ``(job, True)``.
@@ -60,13 +62,13 @@ class JobStore(Protocol):
         """Jobs newest first (``owner=None``: every owner's), filtered, paged by opaque cursor."""
         ...
 
-    def transition(self, job: Job, changes: Mapping[str, Any], event: JobEvent | None) -> Job:
-        """Compare-and-set: apply ``changes`` iff the stored version still equals ``job.version``.
+    def transition(self, transition: Transition) -> Job:
+        """Compare-and-set: store ``transition.changes`` and append ``transition.event`` (if
+        any) in one atomic write, iff the stored version still equals ``transition.job.version``.
 
-        Appends ``event`` (if any): in the same transaction where the backend has one; on aws
-        right after the update (or at the end of an ``atomic()`` scope), so a crash in between
-        can lose a history line but never record a move that did not happen. Returns the new
-        record (version + 1).
+        No crash can leave the state change without its history line or the line without the
+        change (local: one SQLite transaction; aws: the event rides in the same conditional
+        UpdateItem). Returns the new record (version + 1).
         Raises :class:`~jobgate.errors.TransitionConflict` carrying the stored job (or None
         when it vanished) if the version moved on: the caller lost a race and must re-read.
         """

@@ -64,6 +64,15 @@ class Settings(BaseSettings):
         5000, ge=0, description="Wait this long for the write lock, then answer 503."
     )
     scheduler: bool = Field(True, description="Run the in-process scheduler with the worker.")
+    lambda_settle_margin_seconds: float = Field(
+        5.0, ge=0.5, description="Lambda worker: time kept at the end of an invocation to settle."
+    )
+    lambda_min_start_seconds: float = Field(
+        1.0, ge=0, description="Lambda worker: start no record with less time than this left."
+    )
+    worker_function_timeout_seconds: float | None = Field(
+        None, gt=0, description="The worker Lambda's timeout (set by Terraform; checked at start)."
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

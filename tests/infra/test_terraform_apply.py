@@ -47,7 +47,7 @@ def package(out: Path) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[str]:
     """An emulator of its own: other tests reset the shared one, which would wipe the stack."""
-    from jobgate.cli.aws_local import start_emulator
+    from jobgate.testing.emulator import start_emulator
 
     server, endpoint = start_emulator()
     yield endpoint

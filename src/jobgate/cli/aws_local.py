@@ -8,11 +8,7 @@ Everything lives in this process's memory and is gone when it stops.
 from __future__ import annotations
 
 import argparse
-import functools
-import os
-import secrets
 import sys
-import threading
 from typing import Any
 
 REGION = "us-east-1"
@@ -34,49 +30,6 @@ def add_command(sub: Any) -> None:
     p.set_defaults(func=cmd_aws_local)
 
 
-_patched: list[str] = []  # the moto methods made atomic (once per process)
-
-
-def atomic_emulator_writes() -> None:
-    """Make moto's DynamoDB writes atomic, as DynamoDB's are.
-
-    moto's server answers requests on threads and checks a write's condition, then writes, with
-    no lock between: two concurrent compare-and-sets on one item can both succeed (seen in the
-    tests as a job claimed twice). jobgate's fencing relies on DynamoDB's guarantee, so the
-    emulator gets it too: one lock around item reads and writes. Safe to call more than once.
-    """
-    from moto.dynamodb.models import DynamoDBBackend
-
-    if _patched:
-        return
-    lock = threading.RLock()
-
-    def locked(original: Any) -> Any:
-        @functools.wraps(original)
-        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            with lock:
-                return original(self, *args, **kwargs)
-
-        return call
-
-    names = ("get_item", "put_item", "update_item", "delete_item", "transact_write_items")
-    for name in names:
-        setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
-    _patched.extend(names)
-
-
-def start_emulator(port: int = 0) -> tuple[Any, str]:
-    """moto's server on loopback (``port`` 0: a free one), with atomic DynamoDB writes.
-    Returns the server (``.stop()`` it) and its endpoint URL."""
-    from moto.server import ThreadedMotoServer
-
-    atomic_emulator_writes()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    host, bound = server.get_host_and_port()
-    return server, f"http://{host}:{bound}"
-
-
 def cmd_aws_local(args: argparse.Namespace) -> int:
     try:
         import boto3
@@ -84,30 +37,39 @@ def cmd_aws_local(args: argparse.Namespace) -> int:
     except ImportError:
         print("aws-local needs boto3 and moto: pip install 'jobgate[aws,dev]'", file=sys.stderr)
         return 2
-    from jobgate.aws_settings import environment_for
+    from jobgate import bootstrap, logs
+    from jobgate.aws_settings import AwsSettings, environment_for
     from jobgate.backends.aws import AwsResources, clients
     from jobgate.backends.aws.provision import provision
-    from jobgate.cli.main import cmd_serve
+    from jobgate.cli.main import serve, settings_from
+    from jobgate.testing.emulator import start_emulator
 
     server, endpoint = start_emulator(args.emulator_port)
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": endpoint,
-    }.items():  # fmt: skip
-        os.environ[name] = value
-    session = boto3.session.Session()
-    made = provision(clients(AwsResources(REGION, "", "", "", "", "", "", endpoint), session),
-                     "jobgate-local", REGION)  # fmt: skip
-    admin_key = os.environ.get("JOBGATE_ADMIN_KEY") or f"jg_admin_{secrets.token_urlsafe(24)}"
-    secret = session.client("secretsmanager").create_secret(
+    session = boto3.session.Session(
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - the emulator takes any
+        region_name=REGION,
+    )
+    bare = AwsResources(REGION, "", "", "", "", "", "", endpoint)
+    made = provision(clients(bare, session), "jobgate-local", REGION)
+    local = settings_from(args, backend="local")
+    logs.configure(local.log_level, local.log_format)
+    # One admin key for both modes: the one `make serve` made (or JOBGATE_ADMIN_KEY), kept in
+    # the emulator's Secrets Manager where the deployed API reads it.
+    admin_key = bootstrap.resolve_admin_key(local, create=True)[0] or ""
+    secret = session.client("secretsmanager", endpoint_url=endpoint).create_secret(
         Name="jobgate-local-admin-key", SecretString=admin_key
     )
-    os.environ.update(environment_for(made, secret["ARN"]), JOBGATE_BACKEND="aws")
-    os.environ.pop("JOBGATE_ADMIN_KEY", None)  # read from Secrets Manager, as deployed
+    aws = AwsSettings.model_validate(
+        environment_for(AwsResources(**{**made.__dict__, "endpoint_url": endpoint}), secret["ARN"])
+    )
+    settings = settings_from(args, backend="aws", admin_key=None)
     print(f"AWS emulator (moto) on {endpoint}: DynamoDB {made.jobs_table}, "
           f"SQS {made.queue_url}, S3 {made.bucket}", file=sys.stderr)  # fmt: skip
-    print(f"admin API key (in Secrets Manager): {admin_key}", file=sys.stderr, flush=True)
+    print("admin API key: the one in .jobgate/admin_key (also in the emulator's Secrets Manager)",
+          file=sys.stderr, flush=True)  # fmt: skip
     try:
-        return cmd_serve(args)
+        services = bootstrap.build(settings, aws=aws, aws_session=session)
+        return serve(services)
     finally:
         server.stop()

@@ -8,11 +8,12 @@ Operator commands act on the backend directly: ``users``, ``dlq``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,8 @@ environment: JOBGATE_* settings (see README), JOBGATE_URL and JOBGATE_API_KEY fo
 """
 
 
-def _settings_from(args: argparse.Namespace) -> Any:
+def settings_from(args: argparse.Namespace, **fixed: Any) -> Any:
+    """Settings from the environment, with the command line's options (and ``fixed``) on top."""
     from jobgate.settings import Settings
 
     overrides: dict[str, Any] = {}
@@ -38,54 +40,53 @@ def _settings_from(args: argparse.Namespace) -> Any:
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
-    return Settings(**overrides)
+    return Settings(**{**overrides, **fixed})
 
 
 def _services(args: argparse.Namespace, *, create_admin_key: bool = False) -> Any:
     from jobgate import bootstrap, logs
 
-    settings = _settings_from(args)
+    settings = settings_from(args)
     logs.configure(settings.log_level, settings.log_format)
     return bootstrap.build(settings, create_admin_key=create_admin_key)
 
 
-def _run_uvicorn(services: Any) -> None:
+def _server(services: Any) -> Any:
+    """uvicorn for the API, without its own signal handling: jobgate's handlers stop the server
+    and the worker together (uvicorn re-raises a captured SIGTERM once it has stopped, which
+    would end the process before the worker's drain)."""
     import uvicorn
 
-    from jobgate.api.app import create_app
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
 
     settings = services.settings
     config = uvicorn.Config(
-        create_app(services),
+        services.api_app(),
         host=settings.host,
         port=settings.port,
         log_config=None,
         access_log=False,
         server_header=False,
     )
-    uvicorn.Server(config).run()
+    return Server(config)
+
+
+def _on_stop_signals(stop: Callable[[int], None]) -> None:
+    """Call ``stop(signum)`` on SIGTERM (systemd, Docker, App Runner) and SIGINT alike."""
+
+    def handler(signum: int, _frame: Any) -> None:
+        stop(signum)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
 
 
 def _start_worker(services: Any) -> tuple[Any, threading.Thread, Any]:
-    from jobgate.worker.runner import Worker
-    from jobgate.worker.scheduler import Housekeeper
-
-    settings = services.settings
-    worker = Worker(
-        services.executor(),
-        services.backend.queue,
-        concurrency=settings.worker_concurrency,
-        prefetch=settings.worker_prefetch,
-        batch_window=settings.worker_batch_window_ms / 1000,
-        poll_wait_seconds=settings.poll_wait_seconds,
-        heartbeat_interval=settings.heartbeat_interval,
-        grace_seconds=settings.shutdown_grace_seconds,
-    )
-    housekeeper = Housekeeper(
-        services.schedules if settings.scheduler else None,
-        services.reconciler,
-        reconcile_seconds=settings.reconcile_interval_seconds,
-    )
+    worker = services.worker()
+    housekeeper = services.housekeeper()
     housekeeper.start()
     thread = threading.Thread(target=worker.run, name="jobgate-poll", daemon=True)
     thread.start()
@@ -93,7 +94,12 @@ def _start_worker(services: Any) -> tuple[Any, threading.Thread, Any]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    services = _services(args, create_admin_key=True)
+    return serve(_services(args, create_admin_key=True))
+
+
+def serve(services: Any) -> int:
+    """API + worker + scheduler in this process until SIGTERM or SIGINT; then the worker
+    drains (in-flight jobs get the grace period) and the process exits 0."""
     settings = services.settings
     url = f"http://{settings.host}:{settings.port}"
     print(
@@ -109,11 +115,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"admin API key: {services.admin_key}", file=sys.stderr)
         print(f"  (kept in {admin_file}; shown only on first run)", file=sys.stderr, flush=True)
     worker, thread, housekeeper = _start_worker(services)
+    server = _server(services)
+
+    def stop(signum: int) -> None:
+        if server.should_exit:  # a second signal: stop waiting for open connections
+            server.force_exit = True
+            return
+        print(f"signal {signum}: finishing in-flight jobs…", file=sys.stderr, flush=True)
+        server.should_exit = True
+        worker.stop()
+
+    _on_stop_signals(stop)
     try:
-        _run_uvicorn(services)  # returns on SIGINT/SIGTERM (uvicorn handles the signals)
+        server.run()
     finally:
         worker.stop()
-        thread.join(timeout=settings.shutdown_grace_seconds + 5)
+        thread.join(timeout=settings.shutdown_grace_seconds + 10)
         housekeeper.stop()
         services.close()
     return 0
@@ -131,8 +148,15 @@ def _announced(data_dir: Path) -> bool:
 
 def cmd_api(args: argparse.Namespace) -> int:
     services = _services(args, create_admin_key=True)
+    server = _server(services)
+
+    def stop(_signum: int) -> None:
+        server.force_exit = server.should_exit
+        server.should_exit = True
+
+    _on_stop_signals(stop)
     try:
-        _run_uvicorn(services)
+        server.run()
     finally:
         services.close()
     return 0
@@ -142,12 +166,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     services = _services(args)
     worker, thread, housekeeper = _start_worker(services)
 
-    def on_signal(signum: int, _frame: Any) -> None:
+    def stop(signum: int) -> None:
         print(f"signal {signum}: finishing in-flight jobs…", file=sys.stderr, flush=True)
         worker.stop()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    _on_stop_signals(stop)
     while thread.is_alive():
         thread.join(timeout=0.5)
     housekeeper.stop()

@@ -96,15 +96,40 @@ class Job:
         return self.status in TERMINAL
 
 
+class EventKind(enum.StrEnum):
+    """What happened to a job: one kind per domain verb that writes history."""
+
+    SUBMITTED = "submitted"
+    CLAIMED = "claimed"
+    COMPLETED = "completed"
+    RETRY_SCHEDULED = "retry_scheduled"
+    FAILED = "failed"
+    CANCEL_REQUESTED = "cancel_requested"
+    CANCELLED = "cancelled"
+    RELEASED = "released"
+    RESENT = "resent"
+    LEASE_EXPIRED = "lease_expired"
+    REDRIVEN = "redriven"
+
+
 @dataclass(frozen=True, slots=True)
 class JobEvent:
-    """One line of a job's append-only history (seed 004's time-series table)."""
+    """One line of a job's append-only history (seed 004's time-series table).
 
+    Written in the same atomic write as the state change it records, so the history and the
+    state never disagree. ``event_id`` is a ULID fixed when the transition is decided: a
+    redelivered notice of the same event carries the same id, so receivers can drop duplicates.
+    ``status`` is the job's status after the event.
+    """
+
+    event_id: str
     job_id: str
-    at: float
-    kind: str
+    owner: str
+    job_type: str
+    kind: EventKind
     status: JobStatus
     attempt: int
+    at: float
     detail: dict[str, Any] = field(default_factory=dict)
 
 

@@ -12,8 +12,8 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from jobgate.domain import transitions as verbs
 from jobgate.domain.ids import is_valid_id, new_id
 from jobgate.domain.models import (
     JSON,
@@ -223,7 +223,7 @@ class JobService:
             idempotency_key=request.idempotency_key,
             request_hash=digest,
         )
-        event = JobEvent(job_id, now, "submitted", JobStatus.QUEUED, 0, {"type": job.type})
+        event = verbs.submitted(job)
         message = envelope(job)
         if delay:
             message = OutgoingMessage(message.body, message.attributes, delay)
@@ -275,25 +275,10 @@ class JobService:
         409 (terminal states never change)."""
         job = self.get(owner, job_id)
         for _ in range(5):
-            now = self._clock()
-            if job.terminal:
-                raise Conflict(
-                    f"job {job_id} is already {job.status.value}", job_status=job.status.value
-                )
-            if job.status is JobStatus.QUEUED:
-                changes: dict[str, Any] = {
-                    "status": JobStatus.CANCELLED,
-                    "updated_at": now,
-                    "finished_at": now,
-                }
-                event = JobEvent(job_id, now, "cancelled", JobStatus.CANCELLED, job.attempt)
-            elif job.cancel_requested:
-                return job
-            else:
-                changes = {"cancel_requested": True, "updated_at": now}
-                event = JobEvent(job_id, now, "cancel_requested", job.status, job.attempt)
+            if job.status is JobStatus.PROCESSING and job.cancel_requested:
+                return job  # asked already: the handler is being told
             try:
-                return self._backend.jobs.transition(job, changes, event)
+                return self._backend.jobs.transition(verbs.cancel(job, now=self._clock()))
             except TransitionConflict as exc:
                 if exc.current is None:
                     raise NotFound(f"no job {job_id!r}") from exc

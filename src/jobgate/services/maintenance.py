@@ -6,10 +6,12 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
 
-from jobgate.domain.models import Delivery, Job, JobError, JobEvent, JobStatus
-from jobgate.errors import TransitionConflict
+from jobgate.domain import transitions as verbs
+from jobgate.domain.models import Delivery, Job, JobError, JobStatus
+from jobgate.domain.transitions import Transition
+from jobgate.errors import IllegalTransition, TransitionConflict
 from jobgate.logs import get_logger
 from jobgate.ports import Backend
 from jobgate.registry import JobGate
@@ -63,7 +65,7 @@ class Reconciler:
         for job in self._b.jobs.stale(JobStatus.QUEUED, now - self._stale_queued):
             if job.run_after is not None and job.run_after > now - self._stale_queued:
                 continue
-            if self._touch(job, now, "resent", JobStatus.QUEUED, {}):
+            if self._apply(verbs.resend, job, now):
                 self._b.queue.send([envelope(job)])
                 count += 1
         return count
@@ -73,8 +75,7 @@ class Reconciler:
         requeue the job and send a message for it."""
         count = 0
         for job in self._b.jobs.stale(JobStatus.PROCESSING, now - 2 * self._visibility):
-            changes = {"lease_owner": None, "lease_expires_at": None}
-            if self._touch(job, now, "lease_expired", JobStatus.QUEUED, changes):
+            if self._apply(verbs.expire_lease, job, now):
                 self._b.queue.send([envelope(job)])
                 count += 1
         return count
@@ -93,23 +94,15 @@ class Reconciler:
                 f"the queue dead-lettered the message after {delivery.receive_count} receives",
                 False,
             )
-            changes = {
-                "error": error,
-                "finished_at": now,
-                "lease_owner": None,
-                "lease_expires_at": None,
-            }
-            if self._touch(job, now, "failed", JobStatus.FAILED, changes):
+            if self._apply(partial(verbs.fail, error=error), job, now):
                 count += 1
         return count
 
-    def _touch(
-        self, job: Job, now: float, kind: str, status: JobStatus, changes: dict[str, Any]
-    ) -> bool:
-        event = JobEvent(job.job_id, now, kind, status, job.attempt)
+    def _apply(self, verb: Callable[..., Transition], job: Job, now: float) -> bool:
+        """Store ``verb``'s move; False when the job moved first (its new state stands)."""
         try:
-            self._b.jobs.transition(job, {**changes, "status": status, "updated_at": now}, event)
-        except TransitionConflict:
+            self._b.jobs.transition(verb(job, now=now))
+        except (TransitionConflict, IllegalTransition):
             return False
         return True
 
@@ -158,17 +151,10 @@ class DeadLetterService:
 
     def _requeue(self, job: Job, now: float) -> None:
         spec = self._app.job_types.get(job.type)
-        changes = {
-            "status": JobStatus.QUEUED,
-            "max_attempts": job.attempt + (spec.max_attempts if spec else 1),
-            "error": None,
-            "finished_at": None,
-            "run_after": None,
-            "updated_at": now,
-        }
-        event = JobEvent(job.job_id, now, "redriven", JobStatus.QUEUED, job.attempt)
-        with contextlib.suppress(TransitionConflict):  # someone else moved it: theirs stands
-            self._b.jobs.transition(job, changes, event)
+        transition = verbs.redrive(job, now=now, extra_attempts=spec.max_attempts if spec else 1)
+        # someone else moved it: theirs stands
+        with contextlib.suppress(TransitionConflict, IllegalTransition):
+            self._b.jobs.transition(transition)
 
     def purge(self) -> int:
         return self._b.dead_letters.purge()

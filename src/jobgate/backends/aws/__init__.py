@@ -65,32 +65,24 @@ def clients(resources: AwsResources, session: Any = None) -> dict[str, Any]:
     return {name: LazyClient(maker(name)) for name in ("dynamodb", "sqs", "s3")}
 
 
-def build_aws_backend(
-    resources: AwsResources, *, event_retention_seconds: float = 30 * 86400, session: Any = None
-) -> Backend:
-    from jobgate.backends.aws.batching import WriteBehind
-    from jobgate.backends.aws.dynamo import DynamoJobStore, DynamoScheduleStore, DynamoUserStore
+def build_aws_backend(resources: AwsResources, *, session: Any = None) -> Backend:
+    from jobgate.backends.aws.jobs import DynamoJobStore
     from jobgate.backends.aws.s3 import S3BlobStore
+    from jobgate.backends.aws.schedules import DynamoScheduleStore
     from jobgate.backends.aws.sqs import SqsQueue
+    from jobgate.backends.aws.users import DynamoUserStore
 
     made = clients(resources, session)
-    behind = WriteBehind(made["dynamodb"])
-    queue = SqsQueue(made["sqs"], resources.queue_url, resources.dlq_url, behind)
+    queue = SqsQueue(made["sqs"], resources.queue_url, resources.dlq_url)
     return Backend(
         name="aws",
-        jobs=DynamoJobStore(
-            made["dynamodb"],
-            resources.jobs_table,
-            resources.events_table,
-            event_retention_seconds,
-            behind,
-        ),
+        jobs=DynamoJobStore(made["dynamodb"], resources.jobs_table),
         users=DynamoUserStore(made["dynamodb"], resources.users_table),
         queue=queue,
         dead_letters=queue,
         blobs=S3BlobStore(made["s3"], resources.bucket),
         schedules=DynamoScheduleStore(made["dynamodb"], resources.jobs_table),
-        # No transactions across items here: atomic() batches event writes and acks instead.
-        atomic=behind.scope,
+        # No transactions across items here: atomic() batches message deletes instead.
+        atomic=queue.acks.scope,
         close=lambda: None,
     )

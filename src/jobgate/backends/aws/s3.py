@@ -10,9 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from jobgate.backends.aws.errors import code, translated
+from jobgate.backends.aws.errors import translated
 from jobgate.backends.fields import check_key
 from jobgate.domain.models import BlobRef
 from jobgate.errors import NotFound
@@ -39,25 +37,18 @@ class S3BlobStore:
         return BlobRef(key, len(data), sha, content_type)
 
     def get(self, key: str) -> bytes:
-        try:
-            with translated("get blob"):
-                body: bytes = self._s3.get_object(Bucket=self._bucket, Key=check_key(key))[
-                    "Body"
-                ].read()
-        except Exception as exc:
-            if _missing(exc):
-                raise NotFound(f"no blob {key!r}") from exc
-            raise
+        with translated(f"get blob {key!r}"):
+            body: bytes = self._s3.get_object(Bucket=self._bucket, Key=check_key(key))[
+                "Body"
+            ].read()
         return body
 
     def head(self, key: str) -> BlobRef | None:
         try:
             with translated("head blob"):
                 meta = self._s3.head_object(Bucket=self._bucket, Key=check_key(key))
-        except Exception as exc:
-            if _missing(exc):
-                return None
-            raise
+        except NotFound:
+            return None
         return BlobRef(
             key,
             int(meta["ContentLength"]),
@@ -74,8 +65,3 @@ class S3BlobStore:
                 "get_object", Params=params, ExpiresIn=expires_in
             )
         return url
-
-
-def _missing(exc: BaseException) -> bool:
-    cause = exc.__cause__
-    return isinstance(cause, ClientError) and code(cause) in {"NoSuchKey", "404", "NotFound"}

@@ -13,8 +13,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from jobgate.backends.aws.batching import WriteBehind
-from jobgate.backends.aws.errors import translated
+from jobgate.backends.aws.batching import AckBatcher
+from jobgate.backends.aws.errors import translated, unavailable
 from jobgate.domain.models import Delivery, OutgoingMessage, QueueStats
 
 _BATCH = 10
@@ -47,15 +47,11 @@ def _delivery(message: dict[str, Any]) -> Delivery:
 class SqsQueue:
     """:class:`~jobgate.ports.JobQueue` and :class:`~jobgate.ports.DeadLetters` on SQS."""
 
-    def __init__(
-        self, client: Any, queue_url: str, dlq_url: str, write_behind: WriteBehind | None = None
-    ) -> None:
+    def __init__(self, client: Any, queue_url: str, dlq_url: str) -> None:
         self._sqs = client
         self._url = queue_url
         self._dlq = dlq_url
-        self._behind = write_behind
-        if write_behind is not None:
-            write_behind.deletes_with(lambda receipts: self._delete_from(self._url, receipts))
+        self.acks = AckBatcher(lambda receipts: self._delete_from(self._url, receipts))
 
     # -- JobQueue -----------------------------------------------------------------------------
 
@@ -80,9 +76,9 @@ class SqsQueue:
             with translated("send messages"):
                 answer = self._sqs.send_message_batch(QueueUrl=url, Entries=entries)
             if answer.get("Failed"):
-                failed = answer["Failed"][0]
-                with translated("send messages"):
-                    raise RuntimeError(f"{failed.get('Code')}: {failed.get('Message')}")
+                # Some entries were refused (throttling, an SQS fault): the caller retries the
+                # whole send later; a message that did go out is a harmless duplicate.
+                raise unavailable("send messages", answer["Failed"])
             by_id = {entry["Id"]: entry["MessageId"] for entry in answer.get("Successful", [])}
             ids.extend(by_id[str(n)] for n in range(len(chunk)))
         return ids
@@ -107,8 +103,8 @@ class SqsQueue:
         return [_delivery(m) for m in answer.get("Messages", [])]
 
     def ack(self, receipts: Sequence[str]) -> None:
-        if self._behind is not None and self._behind.active:
-            self._behind.ack(receipts)  # deleted in batches when the atomic() scope ends
+        if self.acks.active:
+            self.acks.ack(receipts)  # deleted in batches when the atomic() scope ends
         else:
             self._delete_from(self._url, receipts)
 
@@ -129,19 +125,10 @@ class SqsQueue:
         self._set_visibility(receipt, delay_seconds)
 
     def _set_visibility(self, receipt: str, seconds: float) -> None:
-        from botocore.exceptions import ClientError
-
-        from jobgate.errors import StaleReceipt
-
-        try:
+        with translated("change visibility", receipts=True):
             self._sqs.change_message_visibility(
                 QueueUrl=self._url, ReceiptHandle=receipt, VisibilityTimeout=_seconds(seconds)
             )
-        except ClientError as exc:
-            if "ReceiptHandle" in str(exc) or "MessageNotInflight" in str(exc):
-                raise StaleReceipt(f"receipt is no longer current: {exc}") from exc
-            with translated("change visibility"):
-                raise
 
     def stats(self) -> QueueStats:
         names = [

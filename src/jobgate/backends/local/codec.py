@@ -16,9 +16,9 @@ from jobgate.backends.fields import (
     job_fields,
     job_from_fields,
 )
-from jobgate.domain.models import Job, JobEvent, JobStatus
+from jobgate.domain.models import EventKind, Job, JobEvent, JobStatus
 
-__all__ = ["JOB_COLUMNS", "decode_cursor", "dumps", "encode_cursor"]
+__all__ = ["EVENT_COLUMNS", "JOB_COLUMNS", "decode_cursor", "dumps", "encode_cursor"]
 
 JOB_COLUMNS = ", ".join(JOB_FIELDS)
 
@@ -38,18 +38,35 @@ def row_to_job(row: sqlite3.Row | tuple[Any, ...]) -> Job:
     return job_from_fields(dict(zip(JOB_FIELDS, row, strict=True)))
 
 
+EVENT_COLUMNS = "event_id, job_id, owner, job_type, kind, status, attempt, at, detail"
+
+
 def event_params(event: JobEvent, retention_seconds: float) -> tuple[Any, ...]:
+    """Values for :data:`EVENT_COLUMNS`, then ``expires_at``."""
     return (
+        event.event_id,
         event.job_id,
-        event.at,
-        event.kind,
+        event.owner,
+        event.job_type,
+        event.kind.value,
         event.status.value,
         event.attempt,
+        event.at,
         dumps(event.detail),
         event.at + retention_seconds,
     )
 
 
 def row_to_event(row: tuple[Any, ...]) -> JobEvent:
-    job_id, at, kind, status, attempt, detail = row
-    return JobEvent(job_id, at, kind, JobStatus(status), attempt, json.loads(detail))
+    event_id, job_id, owner, job_type, kind, status, attempt, at, detail = row
+    return JobEvent(
+        event_id=event_id,
+        job_id=job_id,
+        owner=owner,
+        job_type=job_type,
+        kind=EventKind(kind),
+        status=JobStatus(status),
+        attempt=attempt,
+        at=at,
+        detail=json.loads(detail),
+    )

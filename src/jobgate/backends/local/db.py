@@ -103,6 +103,12 @@ _MIGRATIONS: tuple[str, ...] = (
     DROP INDEX job_events_expiry;
     DROP INDEX messages_sent;
     """,
+    # 3: events carry their own id and the job's owner and type (what notifications need)
+    """
+    ALTER TABLE job_events ADD COLUMN event_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE job_events ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+    ALTER TABLE job_events ADD COLUMN job_type TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 from typing import Any
 
 from jobgate.backends.local import codec
@@ -18,12 +17,12 @@ from jobgate.domain.models import (
     ScheduleState,
     User,
 )
+from jobgate.domain.transitions import Transition
 from jobgate.errors import Conflict, TransitionConflict
 
 _INSERT_JOB = f"INSERT INTO jobs ({codec.JOB_COLUMNS}) VALUES ({', '.join('?' * 26)})"
 _INSERT_EVENT = (
-    "INSERT INTO job_events (job_id, at, kind, status, attempt, detail, expires_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO job_events ({codec.EVENT_COLUMNS}, expires_at) VALUES ({', '.join('?' * 10)})"
 )
 
 
@@ -103,8 +102,9 @@ class SqliteJobStore:
         next_cursor = codec.encode_cursor(jobs[-1].job_id) if len(rows) > limit else None
         return Page(jobs, next_cursor)
 
-    def transition(self, job: Job, changes: Mapping[str, Any], event: JobEvent | None) -> Job:
-        columns = codec.change_columns(changes)
+    def transition(self, transition: Transition) -> Job:
+        job = transition.job
+        columns = codec.change_columns(transition.changes)
         assignments = ", ".join(f"{name} = ?" for name in columns)
         sql = (
             f"UPDATE jobs SET {assignments}, version = version + 1 WHERE job_id = ? AND version = ?"
@@ -118,9 +118,9 @@ class SqliteJobStore:
                     f"{current.version if current else 'none'}, not {job.version}",
                     current,
                 )
-            if event is not None:
-                conn.execute(_INSERT_EVENT, codec.event_params(event, self._retention))
-        return replace(job, **changes, version=job.version + 1)
+            if transition.event is not None:
+                conn.execute(_INSERT_EVENT, codec.event_params(transition.event, self._retention))
+        return transition.after
 
     def _get_in(self, conn: sqlite3.Connection, job_id: str) -> Job | None:
         row = conn.execute(
@@ -132,7 +132,7 @@ class SqliteJobStore:
         rows = (
             self._db.connection()
             .execute(
-                "SELECT job_id, at, kind, status, attempt, detail FROM job_events "
+                f"SELECT {codec.EVENT_COLUMNS} FROM job_events "
                 "WHERE job_id = ? ORDER BY seq LIMIT ?",
                 (job_id, limit),
             )

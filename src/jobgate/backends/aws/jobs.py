@@ -1,0 +1,347 @@
+"""The job ledger on DynamoDB. Translation only: policy lives in services.
+
+The jobs table (name from settings; Terraform creates it) has partition key ``job_id`` and:
+
+* ``history``: the job's events, a list appended to **in the same conditional write** as the
+  state change each one records (``list_append``), so no crash can separate the two. One
+  request per transition, and its write units are the item's size: cheaper than a transaction
+  (which bills both items twice) or a second PutItem.
+* GSI ``owner-index`` (``owner``, ``job_id``: ULIDs sort by time) lists an owner's jobs newest
+  first; GSI ``status-index`` (``status``, ``updated_at``) feeds the reconciler.
+* GSI ``listing-index`` (``listing``, ``job_id``, keys only) lists every owner's jobs for the
+  admin: ``listing`` is one of :data:`LISTING_SHARDS` values, so no single partition takes every
+  submit, and a page merges the shards' newest-first streams.
+* Idempotency items (``idem#<sha256(owner, key)>``, so keys of two owners never collide) and
+  schedule state (``schedule#<name>``, :mod:`.schedules`) live in the same table; they carry no
+  ``owner``/``status``/``listing``, so the indexes stay sparse.
+
+A failed condition is answered with the stored item (``ReturnValuesOnConditionCheckFailure``),
+so the caller learns the current job without another read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from jobgate.backends.aws.errors import ConditionFailed, translated
+from jobgate.backends.aws.items import from_item, to_attr, to_item
+from jobgate.backends.fields import change_fields, decode_cursor, dumps, encode_cursor, job_fields
+from jobgate.backends.fields import job_from_fields as _job_from_fields
+from jobgate.domain.models import EventKind, Job, JobEvent, JobStatus, Page
+from jobgate.domain.transitions import Transition
+from jobgate.errors import TransitionConflict
+
+LISTING_SHARDS = 8
+_GETS_PER_CALL = 100  # BatchGetItem's limit
+_GET_ROUNDS = 5
+
+
+def idempotency_item_key(owner: str, key: str) -> str:
+    digest = hashlib.sha256(f"{owner}\x00{key}".encode("utf-8", "surrogatepass")).hexdigest()
+    return f"idem#{digest}"
+
+
+def listing_shard(job_id: str) -> str:
+    """The admin listing's partition for a job: from the id's random tail, so evenly spread."""
+    return f"jobs#{int.from_bytes(job_id[-6:].encode(), 'big') % LISTING_SHARDS}"
+
+
+def _history_entry(event: JobEvent) -> str:
+    """One ``history`` element: the event less what the job item already holds."""
+    return dumps(
+        {
+            "id": event.event_id,
+            "kind": event.kind.value,
+            "status": event.status.value,
+            "attempt": event.attempt,
+            "at": event.at,
+            "detail": event.detail,
+        }
+    )
+
+
+def _events_of(item: Mapping[str, Any]) -> list[JobEvent]:
+    events = []
+    for text in item.get("history") or []:
+        entry = json.loads(text)
+        events.append(
+            JobEvent(
+                event_id=entry["id"],
+                job_id=item["job_id"],
+                owner=item["owner"],
+                job_type=item["type"],
+                kind=EventKind(entry["kind"]),
+                status=JobStatus(entry["status"]),
+                attempt=int(entry["attempt"]),
+                at=float(entry["at"]),
+                detail=entry["detail"],
+            )
+        )
+    return events
+
+
+def _job(item: Mapping[str, Any] | None) -> Job | None:
+    """The job an item holds; None for no item or one that is not a job (idempotency key)."""
+    return None if item is None or "owner" not in item else _job_from_fields(item)
+
+
+class DynamoJobStore:
+    """:class:`~jobgate.ports.JobStore` on DynamoDB."""
+
+    def __init__(self, client: Any, jobs_table: str) -> None:
+        self._db = client
+        self._jobs = jobs_table
+
+    def create(self, job: Job, event: JobEvent) -> tuple[Job, bool]:
+        fields = {
+            **job_fields(job),
+            "listing": listing_shard(job.job_id),
+            "history": [_history_entry(event)],
+        }
+        put = {
+            "TableName": self._jobs,
+            "Item": to_item(fields),
+            "ConditionExpression": "attribute_not_exists(job_id)",
+        }
+        if job.idempotency_key is None:
+            with translated("create job"):
+                self._db.put_item(**put)
+            return job, True
+        marker = {
+            "TableName": self._jobs,
+            "Item": to_item(
+                {
+                    "job_id": idempotency_item_key(job.owner, job.idempotency_key),
+                    "target_job_id": job.job_id,
+                }
+            ),
+            "ConditionExpression": "attribute_not_exists(job_id)",
+        }
+        try:
+            # The key's item and the job together: a key never points at a job that is not
+            # there, and a job never exists twice for one key.
+            with translated("create job"):
+                self._db.transact_write_items(TransactItems=[{"Put": marker}, {"Put": put}])
+        except ConditionFailed:
+            existing = self._existing_for_key(job.owner, job.idempotency_key)
+            if existing is None:
+                raise
+            return existing, False
+        return job, True
+
+    def _existing_for_key(self, owner: str, key: str) -> Job | None:
+        with translated("read idempotency key"):
+            found = self._db.get_item(
+                TableName=self._jobs,
+                Key={"job_id": {"S": idempotency_item_key(owner, key)}},
+                ConsistentRead=True,
+            ).get("Item")
+        return self.get(from_item(found)["target_job_id"]) if found else None
+
+    def get(self, job_id: str) -> Job | None:
+        with translated("get job"):
+            item = self._db.get_item(
+                TableName=self._jobs, Key={"job_id": {"S": job_id}}, ConsistentRead=True
+            ).get("Item")
+        return _job(None if item is None else from_item(item))
+
+    def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        found: dict[str, Job] = {}
+        unique = list(dict.fromkeys(job_ids))
+        for start in range(0, len(unique), _GETS_PER_CALL):
+            keys = [{"job_id": {"S": i}} for i in unique[start : start + _GETS_PER_CALL]]
+            request: dict[str, Any] = {self._jobs: {"Keys": keys, "ConsistentRead": True}}
+            for _ in range(_GET_ROUNDS):
+                with translated("get jobs"):
+                    answer = self._db.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self._jobs, []):
+                    job = _job(from_item(item))
+                    if job is not None:
+                        found[job.job_id] = job
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:  # throttled throughout: the rest are read one by one
+                for key in request.get(self._jobs, {}).get("Keys", []):
+                    single = self.get(key["job_id"]["S"])
+                    if single is not None:
+                        found[single.job_id] = single
+        return found
+
+    # -- listings -------------------------------------------------------------------------------
+
+    def list_jobs(
+        self,
+        owner: str | None,
+        *,
+        status: JobStatus | None = None,
+        job_type: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page[Job]:
+        before = decode_cursor(cursor) if cursor else None
+        ids = self._owner_ids(owner, before) if owner is not None else self._all_ids(before)
+        matching: list[Job] = []
+        # Read the newest ids in chunks and keep the jobs that pass the filters, one more than
+        # the page holds: that one says whether a next page exists.
+        for chunk in _chunks(ids, max(limit + 1, 10)):
+            jobs = self.get_many(chunk)
+            for job_id in chunk:
+                job = jobs.get(job_id)
+                if job is not None and _matches(job, status, job_type):
+                    matching.append(job)
+            if len(matching) > limit:
+                break
+        page = matching[:limit]
+        more = len(matching) > limit
+        return Page(page, encode_cursor(page[-1].job_id) if more and page else None)
+
+    def _owner_ids(self, owner: str, before: str | None) -> Iterator[str]:
+        condition = "#owner = :owner" + (" AND job_id < :before" if before else "")
+        values = {":owner": {"S": owner}, **({":before": {"S": before}} if before else {})}
+        return self._index_ids("owner-index", condition, {"#owner": "owner"}, values)
+
+    def _all_ids(self, before: str | None) -> Iterator[str]:
+        """Every job id, newest first: the listing shards' streams merged."""
+        condition = "listing = :shard" + (" AND job_id < :before" if before else "")
+        streams = [
+            self._index_ids(
+                "listing-index",
+                condition,
+                None,
+                {":shard": {"S": f"jobs#{n}"}, **({":before": {"S": before}} if before else {})},
+            )
+            for n in range(LISTING_SHARDS)
+        ]
+        return heapq.merge(*streams, reverse=True)
+
+    def _index_ids(
+        self,
+        index: str,
+        condition: str,
+        names: dict[str, str] | None,
+        values: dict[str, Any],
+        page: int = 100,
+    ) -> Iterator[str]:
+        """Job ids from ``index`` newest first, read a page at a time as the caller pulls."""
+        request: dict[str, Any] = {
+            "TableName": self._jobs,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ProjectionExpression": "job_id",
+            "ScanIndexForward": False,
+            "Limit": page,
+        }
+        if names:
+            request["ExpressionAttributeNames"] = names
+        while True:
+            with translated("list jobs"):
+                answer = self._db.query(**request)
+            for item in answer.get("Items", []):
+                yield item["job_id"]["S"]
+            last = answer.get("LastEvaluatedKey")
+            if last is None:
+                return
+            request["ExclusiveStartKey"] = last
+
+    # -- transitions and history ----------------------------------------------------------------
+
+    def transition(self, transition: Transition) -> Job:
+        job = transition.job
+        fields = change_fields(transition.changes)
+        sets, removes = [], []
+        names: dict[str, str] = {"#version": "version"}
+        values: dict[str, Any] = {":expected": {"N": str(job.version)}, ":one": {"N": "1"}}
+        for n, (name, value) in enumerate(fields.items()):
+            names[f"#f{n}"] = name
+            if value is None:
+                removes.append(f"#f{n}")
+            else:
+                sets.append(f"#f{n} = :v{n}")
+                values[f":v{n}"] = to_attr(value)
+        sets.append("#version = #version + :one")
+        if transition.event is not None:
+            # The history line rides in the same conditional write as the change it records.
+            names["#history"] = "history"
+            values[":event"] = {"L": [{"S": _history_entry(transition.event)}]}
+            values[":none"] = {"L": []}
+            sets.append("#history = list_append(if_not_exists(#history, :none), :event)")
+        expression = "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        try:
+            with translated("transition job"):
+                self._db.update_item(
+                    TableName=self._jobs,
+                    Key={"job_id": {"S": job.job_id}},
+                    UpdateExpression=expression,
+                    ConditionExpression="#version = :expected",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+        except ConditionFailed as exc:
+            current = _job(exc.item)
+            raise TransitionConflict(
+                f"job {job.job_id} is at version "
+                f"{current.version if current else 'none'}, not {job.version}",
+                current,
+            ) from exc
+        return transition.after
+
+    def events(self, job_id: str, limit: int = 200) -> list[JobEvent]:
+        with translated("list events"):
+            item = self._db.get_item(
+                TableName=self._jobs,
+                Key={"job_id": {"S": job_id}},
+                ConsistentRead=True,
+                ProjectionExpression="job_id, #owner, #type, #history",
+                ExpressionAttributeNames={
+                    "#owner": "owner",
+                    "#type": "type",
+                    "#history": "history",
+                },
+            ).get("Item")
+        if item is None or "owner" not in item:
+            return []
+        return _events_of(from_item(item))[:limit]
+
+    def stale(self, status: JobStatus, before: float, limit: int = 100) -> list[Job]:
+        request: dict[str, Any] = {
+            "TableName": self._jobs,
+            "IndexName": "status-index",
+            "KeyConditionExpression": "#s = :s",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":s": {"S": status.value}, ":b": {"N": repr(before)}},
+            "Limit": limit,
+        }
+        if status is JobStatus.PROCESSING:
+            request["FilterExpression"] = "lease_expires_at < :b"
+        else:
+            request["KeyConditionExpression"] += " AND updated_at < :b"
+        with translated("find stale jobs"):
+            answer = self._db.query(**request)
+        return [job for i in answer.get("Items", []) if (job := _job(from_item(i))) is not None]
+
+    def expire_events(self, before: float) -> int:
+        return 0  # a job's history lives in its item, as long as the job
+
+
+def _matches(job: Job, status: JobStatus | None, job_type: str | None) -> bool:
+    return (status is None or job.status is status) and (job_type is None or job.type == job_type)
+
+
+def _chunks(ids: Iterator[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for job_id in ids:
+        chunk.append(job_id)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
