@@ -93,9 +93,7 @@ def test_same_message_delivered_twice_concurrently_runs_once(
 
     def consume(index: int) -> None:
         barrier.wait()
-        run = executors[index].begin(delivery)
-        if run is not None:
-            executors[index].execute(run)
+        executors[index].process(delivery)
 
     # when both process it
     threads = [threading.Thread(target=consume, args=(i,)) for i in range(2)]

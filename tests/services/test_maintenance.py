@@ -10,7 +10,8 @@ from pathlib import Path
 from jobgate import bootstrap
 from jobgate.bootstrap import Services
 from jobgate.domain.ids import new_id
-from jobgate.domain.models import Job, JobEvent, JobStatus
+from jobgate.domain import transitions as verbs
+from jobgate.domain.models import EventKind, Job, JobStatus
 from jobgate.services.jobs import JobService
 from jobgate.services.maintenance import Reconciler
 from jobgate.services.schedules import SCHEDULER_OWNER, ScheduleService, tick_key
@@ -32,7 +33,8 @@ def orphan(services: Services, **fields: object) -> Job:
         payload={"lost": True},
     )
     job = replace(job, **fields)  # type: ignore[arg-type]
-    services.backend.jobs.create(job, JobEvent(job.job_id, now, "submitted", job.status, 0))
+    first = verbs.event(job, EventKind.SUBMITTED, job.status, job.created_at, 0)
+    services.backend.jobs.create(job, first)
     return job
 
 

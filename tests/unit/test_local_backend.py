@@ -10,16 +10,17 @@ from jobgate.backends.local.db import Database
 from jobgate.backends.local.ledger import SqliteJobStore
 from jobgate.backends.local.queue import SqliteQueue
 from jobgate.domain.ids import id_floor, new_id
-from jobgate.domain.models import JobEvent, JobStatus, OutgoingMessage
+from jobgate.domain import transitions as verbs
+from jobgate.domain.models import OutgoingMessage
 from tests.contract.test_job_store import make_job, submitted
 
 
 def test_schema_is_migrated_once_and_reopens(tmp_path: Path) -> None:
     db = Database(tmp_path / "j.db")
-    assert db.schema_version() == 2
+    assert db.schema_version() == 3
     db.close()
     again = Database(tmp_path / "j.db")  # migrations are idempotent
-    assert again.schema_version() == 2
+    assert again.schema_version() == 3
     names = {
         r[0] for r in sqlite3.connect(tmp_path / "j.db").execute("SELECT name FROM sqlite_master")
     }
@@ -47,12 +48,10 @@ def test_expired_events_are_deleted_in_chunks(tmp_path: Path) -> None:
     store = SqliteJobStore(db, event_retention_seconds=10)
     job = make_job()
     store.create(job, submitted(job))
-    for n in range(24):
-        store.transition(
-            store.get(job.job_id),  # type: ignore[arg-type]
-            {"attempt": n},
-            JobEvent(job.job_id, time.time(), "tick", JobStatus.QUEUED, n),
-        )
+    for _ in range(24):
+        current = store.get(job.job_id)
+        assert current is not None
+        store.transition(verbs.resend(current, now=time.time()))
     assert store.expire_events(time.time(), chunk=5) == 0
     assert store.expire_events(time.time() + 60, chunk=5) == 25
     assert store.events(job.job_id) == []

@@ -97,6 +97,15 @@ class Executor:
                     self.apply(delivery, begun)
         return runs
 
+    def process(self, delivery: Delivery) -> MessageAction:
+        """One delivery start to end in this thread: claim, run, settle, act on the message."""
+        begun = self.begin(delivery)
+        if not isinstance(begun, Run):
+            self.apply(delivery, begun)
+            return begun
+        begun.deadline = time.monotonic() + begun.job.timeout
+        return self.finish(begun, self.run_handler(begun))
+
     # -- run ------------------------------------------------------------------------------------
 
     def run_handler(self, run: Run) -> Outcome:

@@ -7,6 +7,7 @@ Needs the ``dev`` extra (moto). Nothing in jobgate's runtime imports this module
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from typing import Any
 
@@ -47,6 +48,8 @@ def start_emulator(port: int = 0) -> tuple[Any, str]:
     from moto.server import ThreadedMotoServer
 
     atomic_emulator_writes()
+    # moto's HTTP server logs a line per request at INFO: keep those for debugging only.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()

@@ -41,18 +41,20 @@ module "jobs_queue" {
   tags                        = local.tags
 }
 
-# The shapes jobgate.backends.aws.dynamo reads and writes (provision.py makes the same ones).
+# The shapes jobgate.backends.aws (jobs.py, users.py, schedules.py) reads and writes (provision.py makes the same ones).
 module "jobs_table" {
   source              = "../../modules/dynamodb-table"
   name                = "${local.prefix}-jobs"
   hash_key            = "job_id"
-  attributes          = { job_id = "S", owner = "S", status = "S", updated_at = "N" }
+  attributes          = { job_id = "S", owner = "S", status = "S", updated_at = "N", listing = "S" }
   kms_key_arn         = local.kms
   deletion_protection = var.deletion_protection
   tags                = local.tags
   global_secondary_indexes = [
     { name = "owner-index", hash_key = "owner", range_key = "job_id" },
     { name = "status-index", hash_key = "status", range_key = "updated_at" },
+    # every owner's jobs, newest first, for the admin: `listing` is one of a few shards
+    { name = "listing-index", hash_key = "listing", range_key = "job_id", projection_type = "KEYS_ONLY" },
   ]
 }
 

@@ -20,14 +20,14 @@ def _key(name: str) -> list[dict[str, str]]:
     return [{"AttributeName": name, "KeyType": "HASH"}]
 
 
-def _gsi(name: str, hash_key: str, range_key: str) -> dict[str, Any]:
+def _gsi(name: str, hash_key: str, range_key: str, projection: str = "ALL") -> dict[str, Any]:
     return {
         "IndexName": name,
         "KeySchema": [
             {"AttributeName": hash_key, "KeyType": "HASH"},
             {"AttributeName": range_key, "KeyType": "RANGE"},
         ],
-        "Projection": {"ProjectionType": "ALL"},
+        "Projection": {"ProjectionType": projection},
     }
 
 
@@ -44,11 +44,13 @@ def provision(
             _attr("owner"),
             _attr("status"),
             _attr("updated_at", "N"),
+            _attr("listing"),
         ],
         KeySchema=_key("job_id"),
         GlobalSecondaryIndexes=[
             _gsi("owner-index", "owner", "job_id"),
             _gsi("status-index", "status", "updated_at"),
+            _gsi("listing-index", "listing", "job_id", "KEYS_ONLY"),
         ],
         SSESpecification={"Enabled": True},
     )
