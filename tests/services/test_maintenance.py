@@ -9,8 +9,8 @@ from pathlib import Path
 
 from jobgate import bootstrap
 from jobgate.bootstrap import Services
-from jobgate.domain.ids import new_id
 from jobgate.domain import transitions as verbs
+from jobgate.domain.ids import new_id
 from jobgate.domain.models import EventKind, Job, JobStatus
 from jobgate.services.jobs import JobService
 from jobgate.services.maintenance import Reconciler

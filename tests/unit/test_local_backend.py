@@ -9,8 +9,8 @@ from pathlib import Path
 from jobgate.backends.local.db import Database
 from jobgate.backends.local.ledger import SqliteJobStore
 from jobgate.backends.local.queue import SqliteQueue
-from jobgate.domain.ids import id_floor, new_id
 from jobgate.domain import transitions as verbs
+from jobgate.domain.ids import id_floor, new_id
 from jobgate.domain.models import OutgoingMessage
 from tests.contract.test_job_store import make_job, submitted
 
