@@ -217,19 +217,22 @@ def build(
     admin: bool = True,
     aws: AwsSettings | None = None,
     aws_session: Any = None,
+    backend: Backend | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Services:
     """Build every service for ``settings`` (default: from the environment).
 
     ``aws``: where the aws backend's resources are (default: read from the environment, under
     the seeds' variable names); ``aws_session``: the boto3 session to use (default: one from the
-    environment's credentials). ``admin=False`` skips looking up the admin key: paths that
+    environment's credentials); ``backend``: one built already (the in-memory backend of
+    :mod:`jobgate.testing.memory`) instead of the one the settings name. ``admin=False`` skips
+    looking up the admin key: paths that
     serve no HTTP (the worker and cron Lambdas) then need neither the key nor the right to read
     its secret. ``clock`` is every service's clock (tests turn one by hand).
     """
     settings = settings or Settings()
     app = app or load_app(settings.app)
-    backend = build_backend(settings, aws, aws_session)
+    backend = backend or build_backend(settings, aws, aws_session)
     admin_key = (
         resolve_admin_key(settings, create_admin_key, aws, aws_session)[0] if admin else None
     )

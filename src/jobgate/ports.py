@@ -42,6 +42,13 @@ class JobStore(Protocol):
         """
         ...
 
+    def withdraw(self, job: Job) -> None:
+        """Undo a :meth:`create` whose submit failed before anyone was told of the job (the
+        queue refused its message): remove the job, its history and its idempotency key, iff
+        it is still at version 1. Where ``atomic()`` is a transaction (local) a failed submit
+        rolls back instead and this is not needed."""
+        ...
+
     def get(self, job_id: str) -> Job | None:
         """The job, or None when there is none with that id."""
         ...

@@ -16,7 +16,7 @@ import pytest
 from jobgate.backends.local import build_local_backend
 from jobgate.ports import Backend
 
-BACKENDS = ["local", "aws"]
+BACKENDS = ["memory", "local", "aws"]
 MAX_RECEIVES = 3
 REGION = "us-east-1"
 
@@ -34,6 +34,13 @@ def local_backend(tmp_path: Path) -> Iterator[Backend]:
     backend = build_local_backend(tmp_path, b"contract-signing-secret", max_receives=MAX_RECEIVES)
     yield backend
     backend.close()
+
+
+@pytest.fixture
+def memory_backend() -> Backend:
+    from jobgate.testing.memory import memory_backend
+
+    return memory_backend(max_receives=MAX_RECEIVES)
 
 
 @pytest.fixture

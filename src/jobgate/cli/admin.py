@@ -32,7 +32,7 @@ def add_commands(sub: Any, server: Callable[..., argparse.ArgumentParser]) -> No
 
 
 def _services(args: argparse.Namespace) -> Any:
-    from jobgate.cli.main import _services as build
+    from jobgate.cli.server import services_from as build
 
     return build(args)
 

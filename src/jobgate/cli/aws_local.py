@@ -41,7 +41,7 @@ def cmd_aws_local(args: argparse.Namespace) -> int:
     from jobgate.aws_settings import AwsSettings, environment_for
     from jobgate.backends.aws import AwsResources, clients
     from jobgate.backends.aws.provision import provision
-    from jobgate.cli.main import serve, settings_from
+    from jobgate.cli.server import serve, settings_from
     from jobgate.testing.emulator import start_emulator
 
     server, endpoint = start_emulator(args.emulator_port)

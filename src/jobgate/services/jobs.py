@@ -7,6 +7,7 @@ nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -232,7 +233,15 @@ class JobService:
     def _record(self, draft: _Draft) -> tuple[Job, bool]:
         stored, created = self._backend.jobs.create(draft.job, draft.event)
         if created:
-            self._backend.queue.send([draft.message])
+            try:
+                self._backend.queue.send([draft.message])
+            except JobGateError:
+                # The client gets an error, so no job may remain that it was never told of
+                # (on local the transaction rolls back; elsewhere the record is withdrawn). If
+                # the withdrawal fails too, the reconciler sends the job's message later.
+                with contextlib.suppress(JobGateError):
+                    self._backend.jobs.withdraw(draft.job)
+                raise
         return stored, created
 
     @staticmethod

@@ -21,6 +21,7 @@ so the caller learns the current job without another read.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import json
@@ -141,6 +142,24 @@ class DynamoJobStore:
                 ConsistentRead=True,
             ).get("Item")
         return self.get(from_item(found)["target_job_id"]) if found else None
+
+    def withdraw(self, job: Job) -> None:
+        deletes: list[dict[str, Any]] = [
+            {
+                "Delete": {
+                    "TableName": self._jobs,
+                    "Key": {"job_id": {"S": job.job_id}},
+                    "ConditionExpression": "#version = :one",
+                    "ExpressionAttributeNames": {"#version": "version"},
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            }
+        ]
+        if job.idempotency_key is not None:
+            marker = idempotency_item_key(job.owner, job.idempotency_key)
+            deletes.append({"Delete": {"TableName": self._jobs, "Key": {"job_id": {"S": marker}}}})
+        with contextlib.suppress(ConditionFailed), translated("withdraw job"):
+            self._db.transact_write_items(TransactItems=deletes)  # moved on: it stays
 
     def get(self, job_id: str) -> Job | None:
         with translated("get job"):

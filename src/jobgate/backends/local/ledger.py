@@ -50,6 +50,14 @@ class SqliteJobStore:
         ).fetchone()
         return None if row is None else codec.row_to_job(row)
 
+    def withdraw(self, job: Job) -> None:
+        with self._db.tx() as conn:
+            gone = conn.execute(
+                "DELETE FROM jobs WHERE job_id = ? AND version = 1", (job.job_id,)
+            ).rowcount
+            if gone:
+                conn.execute("DELETE FROM job_events WHERE job_id = ?", (job.job_id,))
+
     def get(self, job_id: str) -> Job | None:
         row = (
             self._db.connection()
