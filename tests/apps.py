@@ -103,3 +103,29 @@ async def async_echo(payload: Any, ctx: JobContext) -> Any:
 @app.schedule("rate(1 minute)", job_type="echo", payload={"tick": True}, name="every-minute")
 def _tick(payload: Any, ctx: JobContext) -> None:  # pragma: no cover - marker only
     return None
+
+
+@app.job("sleepy", max_attempts=2, timeout=60)
+def sleepy(payload: Any, ctx: JobContext) -> str:
+    """Sleeps ``seconds`` and ignores cancellation: only a time limit outside it ends it."""
+    record_effect(ctx, "start")
+    time.sleep(float((payload or {}).get("seconds", 5)))
+    record_effect(ctx, "done")
+    return "woke"
+
+
+@app.job("async_sleepy", max_attempts=2, timeout=60)
+async def async_sleepy(payload: Any, ctx: JobContext) -> str:
+    import asyncio
+
+    await asyncio.sleep(float((payload or {}).get("seconds", 5)))
+    return "woke"
+
+
+# A second app whose schedules' names overlap, for the cron handler's rule matching.
+cron_app = JobGate()
+cron_app.job("echo", max_attempts=1, timeout=30)(echo)
+for _name in ("report", "nightly-report", "db-housekeeping"):
+    cron_app.schedule("rate(1 day)", job_type="echo", payload={"schedule": _name}, name=_name)(
+        _tick
+    )

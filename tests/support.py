@@ -91,3 +91,21 @@ def provision_aws(endpoint: str, monkeypatch: Any, region: str = "us-east-1") ->
     for name, value in environment_for(made).items():
         monkeypatch.setenv(name, value)
     return made
+
+
+@contextmanager
+def sqs_refusing_sends(queue: Any) -> Iterator[None]:
+    """SQS (the emulator, for real) refuses every SendMessageBatch entry of ``queue``'s client
+    while the block runs: each entry goes out with a delay SQS does not accept (over 900 s),
+    which SQS answers with a ``Failed`` entry, not an error of the whole call."""
+    events = queue._sqs.meta.events
+
+    def too_late(params: dict[str, Any], **_: Any) -> None:
+        for entry in params.get("Entries", []):
+            entry["DelaySeconds"] = 901
+
+    events.register("provide-client-params.sqs.SendMessageBatch", too_late)
+    try:
+        yield
+    finally:
+        events.unregister("provide-client-params.sqs.SendMessageBatch", too_late)

@@ -27,8 +27,10 @@ import pytest
 from jobgate import aws_lambda
 from jobgate.backends.aws.s3 import S3BlobStore
 from tests.aws.test_aws_stack import aws_env  # noqa: F401 - fixture
-from tests.aws.test_lambda_handlers import Context, http_v2, sqs_records
+from tests.aws.events import http_v2
+from tests.aws.test_lambda_handlers import Context, sqs_records
 from tests.processes import ROOT
+from tests.support import sqs_refusing_sends
 
 PERMISSIONS = ROOT / "infra" / "terraform" / "deploy" / "30_app" / "code-permissions.json"
 ADAPTERS = ROOT / "src" / "jobgate" / "backends" / "aws"
@@ -40,7 +42,11 @@ SPECIAL = {
     "change_message_visibility_batch": "ChangeMessageVisibility",
     "head_object": "GetObject",  # HeadObject is authorised as s3:GetObject
     "generate_presigned_url": "GetObject",  # jobgate presigns get_object only (S3BlobStore)
-    "transact_write_items": "PutItem",  # jobgate's transactions only Put (DynamoJobStore.create)
+}
+#: operations authorised item by item: the IAM actions of the items jobgate's calls carry
+TRANSACTIONS = {
+    # DynamoJobStore.create puts the job and its idempotency key; withdraw deletes them
+    "transact_write_items": ("PutItem", "DeleteItem"),
 }
 
 
@@ -67,7 +73,12 @@ def called_in_code() -> set[str]:
                 continue
             target = node.func.value
             if isinstance(target, ast.Attribute) and target.attr in CLIENTS:
-                actions.add(action(CLIENTS[target.attr], node.func.attr))
+                service, operation = CLIENTS[target.attr], node.func.attr
+                items = TRANSACTIONS.get(operation)
+                if items is None:
+                    actions.add(action(service, operation))
+                else:
+                    actions.update(f"{service}:{item}" for item in items)
             elif (
                 path.name == "secrets.py" and isinstance(target, ast.Name) and target.id == "client"
             ):
@@ -227,6 +238,11 @@ def test_each_role_grants_exactly_what_its_path_calls(recorder: Recorder) -> Non
         call_api("GET", "/admin/queue-status", None, admin)
         call_api("GET", "/admin/schedules", None, admin)
         lost = call_api("POST", "/jobs", {"type": "echo"}, alice)  # its message will vanish
+        with sqs_refusing_sends(services.backend.queue):  # a submit SQS refuses is withdrawn
+            refused = aws_lambda.api_handler(
+                http_v2("POST", "/jobs", {"type": "echo"}, alice), Context()
+            )
+        assert refused["statusCode"] == 503
     for delivery in services.backend.queue.receive(10, visibility_timeout=60, wait_seconds=1):
         if lost["job_id"] in delivery.body:
             services.backend.queue.ack([delivery.receipt])
