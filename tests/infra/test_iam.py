@@ -26,8 +26,8 @@ import pytest
 
 from jobgate import aws_lambda
 from jobgate.backends.aws.s3 import S3BlobStore
-from tests.aws.test_aws_stack import aws_env  # noqa: F401 - fixture
 from tests.aws.events import http_v2
+from tests.aws.test_aws_stack import aws_env  # noqa: F401 - fixture
 from tests.aws.test_lambda_handlers import Context, sqs_records
 from tests.processes import ROOT
 from tests.support import sqs_refusing_sends
