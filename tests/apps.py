@@ -34,6 +34,7 @@ def echo(payload: Any, ctx: JobContext) -> Any:
 @app.job("effect", max_attempts=5, timeout=60)
 def effect(payload: Any, ctx: JobContext) -> dict[str, Any]:
     """Sleep ``seconds`` (default 0), then record an effect: counts real executions."""
+    record_effect(ctx, "start")
     seconds = float((payload or {}).get("seconds", 0))
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
