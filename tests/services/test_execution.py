@@ -224,3 +224,15 @@ def test_graceful_shutdown_finishes_in_flight_jobs(services: Services, effects_f
         started = time.monotonic()
     assert services.backend.jobs.get(job.job_id).status is JobStatus.COMPLETED  # type: ignore[union-attr]
     assert time.monotonic() - started < 5
+
+
+def test_stopping_a_worker_leaves_no_thread_behind(services: Services) -> None:
+    # given the threads of this process before a worker starts
+    before = set(threading.enumerate())
+    # when a worker runs a job and is stopped
+    with running_worker(services, concurrency=3):
+        job, _ = services.jobs.submit("alice", "echo", {"n": 1})
+        wait_status(services, job.job_id, JobStatus.COMPLETED)
+    # then its pool threads, its monitor and its poll thread are all gone
+    leftover = wait_for(lambda: not (set(threading.enumerate()) - before), timeout=5)
+    assert leftover, [t.name for t in set(threading.enumerate()) - before]

@@ -32,12 +32,16 @@ class UrlSigner:
         self._secret = secret
 
     def signature(self, key: str, expires: int, filename: str = "") -> str:
-        message = f"{key}\n{expires}\n{filename}".encode()
+        # surrogatepass: any str a URL path can decode to signs (and then fails to verify),
+        # instead of raising on a lone surrogate
+        message = f"{key}\n{expires}\n{filename}".encode("utf-8", "surrogatepass")
         digest = hmac.new(self._secret, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     def verify(self, key: str, expires: int, signature: str, filename: str = "") -> bool:
         """True when the signature is ours for this key and expiry, and it has not expired."""
+        if not signature.isascii():  # ours are base64url; compare_digest takes ASCII str only
+            return False
         expected = self.signature(key, expires, filename)
         return hmac.compare_digest(expected, signature) and expires >= time.time()
 
