@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from jobgate import __version__
 from jobgate.api import problems, routes_admin, routes_jobs, routes_users
 from jobgate.api.body import BodyLimit
-from jobgate.api.deps import document_security
+from jobgate.api.deps import Runner, document_security
 from jobgate.bootstrap import Services
 from jobgate.logs import get_logger
 
@@ -121,10 +121,12 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     problems.install(app)
     document_security(app)
-    app.include_router(routes_jobs.build_router(services))
-    app.include_router(routes_jobs.build_seed_router(services))
-    app.include_router(routes_users.build_router(services))
-    app.include_router(routes_admin.build_router(services))
+    # writes wait for the database's lock at most the busy timeout, then answer 503
+    runner = Runner(services.backend, settings.sqlite_busy_timeout_ms / 1000)
+    app.include_router(routes_jobs.build_router(services, runner))
+    app.include_router(routes_jobs.build_seed_router(services, runner))
+    app.include_router(routes_users.build_router(services, runner))
+    app.include_router(routes_admin.build_router(services, runner))
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -10,6 +10,7 @@ result or error: one bad request never fails its neighbours.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from jobgate.domain.models import Job
@@ -17,7 +18,8 @@ from jobgate.errors import JobGateError
 from jobgate.services.jobs import JobService, SubmitRequest
 
 Outcome = tuple[Job, bool] | JobGateError
-Runner = Callable[[Callable[[], list[Outcome]]], Awaitable[list[Outcome]]]
+# runs the batch where writes run; the float is when its oldest request arrived (monotonic)
+Runner = Callable[[Callable[[], list[Outcome]], float], Awaitable[list[Outcome]]]
 
 _MAX_BATCH = 64
 
@@ -26,7 +28,7 @@ class SubmitBatcher:
     def __init__(self, jobs: JobService, run: Runner) -> None:
         self._jobs = jobs
         self._run = run
-        self._pending: list[tuple[SubmitRequest, asyncio.Future[tuple[Job, bool]]]] = []
+        self._pending: list[tuple[SubmitRequest, asyncio.Future[tuple[Job, bool]], float]] = []
         self._flush_scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()  # held so the loop cannot drop a flush
 
@@ -38,7 +40,7 @@ class SubmitBatcher:
     async def submit(self, request: SubmitRequest) -> tuple[Job, bool]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[Job, bool]] = loop.create_future()
-        self._pending.append((request, future))
+        self._pending.append((request, future, time.monotonic()))
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._schedule_flush()
@@ -51,13 +53,15 @@ class SubmitBatcher:
         else:
             self._flush_scheduled = False
         try:
-            outcomes = await self._run(lambda: self._jobs.submit_many([r for r, _ in batch]))
+            outcomes = await self._run(
+                lambda: self._jobs.submit_many([r for r, _, _ in batch]), batch[0][2]
+            )
         except Exception as exc:  # the whole batch failed (e.g. the database is unavailable)
-            for _, future in batch:
+            for _, future, _ in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
+        for (_, future, _), outcome in zip(batch, outcomes, strict=True):
             if future.done():
                 continue  # the client went away
             if isinstance(outcome, JobGateError):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
@@ -12,21 +15,37 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
 from jobgate.api.body import check_media_type
+from jobgate.errors import BackendUnavailable
+from jobgate.ports import Backend
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def route_runner(inline_io: bool) -> Callable[[F], F]:
-    """Decorator for sync route functions that call the backend.
+class Runner:
+    """Where the routes' backend calls run.
 
-    With a backend of fast local I/O (SQLite, sub-millisecond), the route runs right on the
-    event loop: one thread does all of the API's work, with no thread-pool hop and no GIL or
-    write-lock contention between pool threads (which cost ~10x throughput here). With a
-    network backend the function stays sync and FastAPI runs it in its thread pool.
+    * Reads (``@runner.reads``, :meth:`read`): with a backend of fast local I/O (SQLite,
+      sub-millisecond; WAL readers never wait for a writer) right on the event loop: one thread
+      does the API's work, with no thread-pool hop and no GIL contention (which cost ~10x
+      throughput here). With a network backend the route stays sync and FastAPI runs it in its
+      thread pool.
+    * Writes (``@runner.writes``, :meth:`write`): locally in one writer thread, never on the
+      loop, so a write waiting for SQLite's lock (another process holds it) blocks no other
+      request; each write waits at most ``write_wait`` seconds from its request's arrival, then
+      answers 503 + Retry-After. With a network backend, the thread pool.
     """
 
-    def decorate(fn: F) -> F:
-        if not inline_io:
+    def __init__(self, backend: Backend, write_wait: float) -> None:
+        self._inline = backend.inline_io
+        self._bounded = backend.bounded_wait
+        self._write_wait = write_wait
+        self._writer = (
+            ThreadPoolExecutor(1, thread_name_prefix="jobgate-writer") if self._inline else None
+        )
+
+    def reads(self, fn: F) -> F:
+        """Decorator for sync route functions that only read."""
+        if not self._inline:
             return fn
 
         @functools.wraps(fn)
@@ -35,19 +54,42 @@ def route_runner(inline_io: bool) -> Callable[[F], F]:
 
         return on_loop  # type: ignore[return-value]
 
-    return decorate
+    def writes(self, fn: F) -> F:
+        """Decorator for sync route functions that write."""
+        if self._writer is None:
+            return fn
+
+        @functools.wraps(fn)
+        async def in_writer(*args: Any, **kwargs: Any) -> Any:
+            return await self.write(lambda: fn(*args, **kwargs))
+
+        return in_writer  # type: ignore[return-value]
+
+    async def read(self, fn: Callable[[], T]) -> T:
+        return fn() if self._inline else await run_in_threadpool(fn)
+
+    async def write(self, fn: Callable[[], T], since: float | None = None) -> T:
+        """Run ``fn`` where writes run; ``since``: when the oldest request it serves arrived
+        (``time.monotonic()``), from which its wait is counted (default: now)."""
+        if self._writer is None:
+            return await run_in_threadpool(fn)
+        arrived = time.monotonic() if since is None else since
+
+        def bounded() -> T:
+            left = self._write_wait - (time.monotonic() - arrived)
+            if left <= 0:
+                raise BackendUnavailable("the database is busy: try again shortly")
+            with self._bounded(left):
+                return fn()
+
+        return await asyncio.get_running_loop().run_in_executor(self._writer, bounded)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.shutdown(wait=False)
 
 
 T = TypeVar("T")
-
-
-def offloader(inline_io: bool) -> Callable[[Callable[[], T]], Awaitable[T]]:
-    """For async routes: run a blocking backend call on the loop (local) or in the pool."""
-
-    async def run(fn: Callable[[], T]) -> T:
-        return fn() if inline_io else await run_in_threadpool(fn)
-
-    return run
 
 
 SECURITY_SCHEMES: dict[str, Any] = {

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, JSONResponse
 
-from jobgate.api.deps import PROBLEM_RESPONSES, PUBLIC, credentials, route_runner
+from jobgate.api.deps import PROBLEM_RESPONSES, PUBLIC, Runner, credentials
 from jobgate.api.schemas import QueueStatus, ScheduleOut, iso
 from jobgate.bootstrap import Services
 from jobgate.errors import Forbidden, JobGateError
@@ -15,8 +15,7 @@ from jobgate.errors import Forbidden, JobGateError
 Key = Annotated[str | None, Depends(credentials)]
 
 
-def build_router(services: Services) -> APIRouter:
-    blocking = route_runner(services.backend.inline_io)
+def build_router(services: Services, runner: Runner) -> APIRouter:
     router = APIRouter(responses=PROBLEM_RESPONSES)
     users, backend = services.users, services.backend
 
@@ -25,7 +24,7 @@ def build_router(services: Services) -> APIRouter:
             raise Forbidden("this needs the admin key")
 
     @router.get("/admin/queue-status", response_model=QueueStatus, tags=["admin"])
-    @blocking
+    @runner.reads
     def queue_status(key: Key) -> QueueStatus:
         """Queue depth, messages in flight, delayed, and the dead-letter queue's depth."""
         admin(key)
@@ -48,7 +47,7 @@ def build_router(services: Services) -> APIRouter:
     )
 
     @router.get("/admin/schedules", response_model=list[ScheduleOut], tags=["admin"])
-    @blocking
+    @runner.reads
     def schedules(key: Key) -> list[ScheduleOut]:
         """Each schedule: its expression, last tick enqueued, next tick, ticks missed."""
         admin(key)
@@ -70,7 +69,7 @@ def build_router(services: Services) -> APIRouter:
         return {"status": "ok"}
 
     @router.get("/readyz", tags=["operations"], openapi_extra=PUBLIC)
-    @blocking
+    @runner.reads
     def readyz() -> JSONResponse:
         """The backend answers (503 with Retry-After when it does not)."""
         try:

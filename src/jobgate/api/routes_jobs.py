@@ -12,12 +12,11 @@ from jobgate.api.batching import SubmitBatcher
 from jobgate.api.body import check_json_value, parse_model
 from jobgate.api.deps import (
     PROBLEM_RESPONSES,
+    Runner,
     absolute,
     body_schema,
     credentials,
     json_body,
-    offloader,
-    route_runner,
 )
 from jobgate.api.schemas import (
     DownloadUrl,
@@ -72,10 +71,8 @@ def idempotency_header(request: Request) -> str | None:
     return value
 
 
-def build_router(services: Services) -> APIRouter:
-    blocking = route_runner(services.backend.inline_io)
-    run = offloader(services.backend.inline_io)
-    batcher = SubmitBatcher(services.jobs, run)
+def build_router(services: Services, runner: Runner) -> APIRouter:
+    batcher = SubmitBatcher(services.jobs, runner.write)
     router = APIRouter(tags=["jobs"], responses=PROBLEM_RESPONSES)
     jobs, users, settings = services.jobs, services.users, services.settings
 
@@ -94,7 +91,7 @@ def build_router(services: Services) -> APIRouter:
         key = await credentials(request)
         idempotency_key = idempotency_header(request)
         raw = await json_body(request)
-        who = await run(lambda: users.authenticate(key))
+        who = await runner.read(lambda: users.authenticate(key))
         body = parse_model(SubmitJob, raw)
         check_json_value(body.payload, settings.max_json_depth)
         job, created = await batcher.submit(
@@ -113,7 +110,7 @@ def build_router(services: Services) -> APIRouter:
         return json_response(JobOut.of(job), 202, headers)
 
     @router.get("/jobs", response_model=JobPage, summary="List your jobs")
-    @blocking
+    @runner.reads
     def list_jobs(
         key: Key,
         status: JobStatus | None = None,
@@ -128,12 +125,12 @@ def build_router(services: Services) -> APIRouter:
         return JobPage(jobs=[JobOut.of(j) for j in page.items], next_cursor=page.cursor)
 
     @router.get("/jobs/{job_id}", response_model=JobOut, summary="A job's status")
-    @blocking
+    @runner.reads
     def get_job(job_id: str, key: Key) -> Response:
         return json_response(JobOut.of(jobs.get(users.authenticate(key).scope, job_id)))
 
     @router.delete("/jobs/{job_id}", response_model=JobOut, summary="Cancel a job")
-    @blocking
+    @runner.writes
     def cancel_job(job_id: str, key: Key) -> JobOut:
         """``queued`` → ``cancelled`` at once; ``processing`` → the handler is asked to stop."""
         return JobOut.of(jobs.cancel(users.authenticate(key).scope, job_id))
@@ -144,7 +141,7 @@ def build_router(services: Services) -> APIRouter:
         responses={307: {"description": "Redirect to a signed URL of the stored result"}},
         summary="A completed job's result",
     )
-    @blocking
+    @runner.reads
     def get_result(request: Request, job_id: str, key: Key) -> ResultOut | RedirectResponse:
         view = jobs.result(users.authenticate(key).scope, job_id)
         if view.url is not None:
@@ -154,7 +151,7 @@ def build_router(services: Services) -> APIRouter:
     @router.get(
         "/jobs/{job_id}/download-url", response_model=DownloadUrl, summary="A fresh signed URL"
     )
-    @blocking
+    @runner.reads
     def download_url(
         request: Request,
         job_id: str,
@@ -168,7 +165,7 @@ def build_router(services: Services) -> APIRouter:
         )
 
     @router.get("/jobs/{job_id}/events", response_model=EventPage, summary="A job's history")
-    @blocking
+    @runner.reads
     def job_events(job_id: str, key: Key) -> EventPage:
         events = jobs.events(users.authenticate(key).scope, job_id)
         return EventPage(job_id=job_id, events=[EventOut.of(e) for e in events])
@@ -176,10 +173,9 @@ def build_router(services: Services) -> APIRouter:
     return router
 
 
-def build_seed_router(services: Services) -> APIRouter:
+def build_seed_router(services: Services, runner: Runner) -> APIRouter:
     """Seed 002's shapes: ``POST /submit`` and ``GET /status/{jobId}``."""
     router = APIRouter(tags=["seed aliases"], responses=PROBLEM_RESPONSES)
-    blocking = route_runner(services.backend.inline_io)
     jobs, users, settings = services.jobs, services.users, services.settings
 
     @router.post(
@@ -189,7 +185,7 @@ def build_seed_router(services: Services) -> APIRouter:
         openapi_extra=body_schema(SeedSubmit),
         summary="Submit (seed 002 shape)",
     )
-    @blocking
+    @runner.writes
     def seed_submit(
         response: Response, raw: Body, key: Key, idempotency_key: IdemKey = None
     ) -> SeedSubmitted:
@@ -206,7 +202,7 @@ def build_seed_router(services: Services) -> APIRouter:
         response_model=SeedStatus,
         summary="Status (seed 002 shape)",
     )
-    @blocking
+    @runner.reads
     def seed_status(job_id: str, key: Key) -> SeedStatus:
         return SeedStatus.of(jobs.get(users.authenticate(key).scope, job_id))
 

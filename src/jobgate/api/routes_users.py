@@ -7,7 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from jobgate.api.body import parse_model
-from jobgate.api.deps import PROBLEM_RESPONSES, body_schema, credentials, json_body, route_runner
+from jobgate.api.deps import (
+    PROBLEM_RESPONSES,
+    Runner,
+    body_schema,
+    credentials,
+    json_body,
+)
 from jobgate.api.schemas import CreateUser, KeyCreated, KeyOut, UserCreated, UserOut, UserPage, iso
 from jobgate.bootstrap import Services
 from jobgate.errors import Forbidden, NotFound
@@ -17,8 +23,7 @@ Key = Annotated[str | None, Depends(credentials)]
 Body = Annotated[bytes, Depends(json_body)]
 
 
-def build_router(services: Services) -> APIRouter:
-    blocking = route_runner(services.backend.inline_io)
+def build_router(services: Services, runner: Runner) -> APIRouter:
     router = APIRouter(tags=["users"], responses=PROBLEM_RESPONSES)
     users = services.users
 
@@ -41,7 +46,7 @@ def build_router(services: Services) -> APIRouter:
         openapi_extra=body_schema(CreateUser),
         summary="Create a user (admin)",
     )
-    @blocking
+    @runner.writes
     def create_user(response: Response, raw: Body, key: Key) -> UserCreated:
         """Creates the user and returns their first API key, once."""
         admin(key)
@@ -52,7 +57,7 @@ def build_router(services: Services) -> APIRouter:
         return UserCreated(**UserOut.of(user).model_dump(), api_key=api_key, key_id=key_id)
 
     @router.get("/users", response_model=UserPage, summary="List users (admin)")
-    @blocking
+    @runner.reads
     def list_users(
         key: Key,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -63,7 +68,7 @@ def build_router(services: Services) -> APIRouter:
         return UserPage(users=[UserOut.of(u) for u in page.items], next_cursor=page.cursor)
 
     @router.get("/users/{user_id}", response_model=UserOut, summary="A user (admin or self)")
-    @blocking
+    @runner.reads
     def get_user(user_id: str, key: Key) -> UserOut:
         self_or_admin(key, user_id)
         return UserOut.of(users.get_user(user_id))
@@ -71,7 +76,7 @@ def build_router(services: Services) -> APIRouter:
     @router.post(
         "/users/{user_id}/keys", status_code=201, response_model=KeyCreated, summary="Issue a key"
     )
-    @blocking
+    @runner.writes
     def issue_key(user_id: str, key: Key) -> KeyCreated:
         """Issue another API key (for rotation: issue, switch, then revoke the old one)."""
         self_or_admin(key, user_id)
@@ -79,7 +84,7 @@ def build_router(services: Services) -> APIRouter:
         return KeyCreated(key_id=api_key.split("_")[1], api_key=api_key)
 
     @router.get("/users/{user_id}/keys", response_model=list[KeyOut], summary="List keys")
-    @blocking
+    @runner.reads
     def list_keys(user_id: str, key: Key) -> list[KeyOut]:
         self_or_admin(key, user_id)
         return [
@@ -90,7 +95,7 @@ def build_router(services: Services) -> APIRouter:
         ]
 
     @router.delete("/users/{user_id}/keys/{key_id}", status_code=204, summary="Revoke a key")
-    @blocking
+    @runner.writes
     def revoke_key(user_id: str, key_id: str, key: Key) -> Response:
         self_or_admin(key, user_id)
         users.revoke_key(user_id, key_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -168,7 +169,14 @@ class Database:
             finally:
                 self._local.depth -= 1
             return
-        with self._write_lock:
+        wait = getattr(self._local, "wait", None)
+        asked = time.monotonic()
+        if not self._write_lock.acquire(timeout=-1 if wait is None else max(0.0, wait)):
+            raise BackendUnavailable("database busy: another writer of this process holds it")
+        try:
+            if wait is not None:  # what is left of the wait goes to SQLite's busy handler
+                left = wait - (time.monotonic() - asked)
+                conn.execute(f"PRAGMA busy_timeout = {max(0, int(left * 1000))}")
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
@@ -189,9 +197,25 @@ class Database:
                 self._local.after_commit = []
                 conn.execute("ROLLBACK")
                 raise BackendUnavailable(f"commit failed: {exc}") from exc
+        finally:
+            self._write_lock.release()
         callbacks, self._local.after_commit = self._local.after_commit, []
         for callback in callbacks:
             callback()
+
+    @contextmanager
+    def waiting_at_most(self, seconds: float) -> Iterator[None]:
+        """Write transactions begun in this thread inside the block wait at most ``seconds``
+        for the write lock (this process's writers, then other processes' through SQLite's
+        busy timeout) before raising BackendUnavailable."""
+        conn = self.connection()
+        conn.execute(f"PRAGMA busy_timeout = {max(0, int(seconds * 1000))}")
+        self._local.wait = seconds
+        try:
+            yield
+        finally:
+            self._local.wait = None
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` after the current transaction commits (at once outside one)."""
