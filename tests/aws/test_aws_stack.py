@@ -17,7 +17,7 @@ from jobgate.domain.models import JobStatus
 from jobgate.errors import ConfigurationError
 from tests.apps import app as test_app
 from tests.conftest import make_settings
-from tests.support import provision_aws, running_worker, wait_status
+from tests.support import provision_aws, running_worker, sqs_refusing_sends, wait_status
 
 REGION = "us-east-1"
 
@@ -113,3 +113,22 @@ def test_two_mib_payload_and_result_round_trip_through_s3(aws_services: Services
     url = aws_services.jobs.result("alice", job.job_id).url
     assert url is not None
     assert httpx.get(url).json() == payload
+
+
+def test_a_submit_sqs_refuses_is_a_503_and_leaves_nothing_behind(aws_services: Services) -> None:
+    admin = {"Authorization": "Bearer jg_admin_from_secrets_manager_0123"}
+    with TestClient(create_app(aws_services)) as client:
+        user = client.post("/users", json={"name": "B", "email": "b@example.com"}, headers=admin)
+        alice = {"X-API-Key": user.json()["api_key"], "Idempotency-Key": "order-7"}
+        # given SQS refusing the message (a Failed entry in SendMessageBatch's answer)
+        with sqs_refusing_sends(aws_services.backend.queue):
+            refused = client.post("/jobs", json={"type": "echo", "payload": 1}, headers=alice)
+        # then the client gets 503 + Retry-After, as for any outage
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["retry-after"].isdigit()
+        assert refused.headers["content-type"] == "application/problem+json"
+        # and no job was left half-written: none listed, no message, the key is free again
+        assert client.get("/jobs", headers=alice).json()["jobs"] == []
+        assert aws_services.backend.queue.stats().depth == 0
+        retried = client.post("/jobs", json={"type": "echo", "payload": 1}, headers=alice)
+        assert retried.status_code == 202 and "idempotent-replayed" not in retried.headers
