@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-dev
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV      := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: serve serve-aws test lint typecheck unit bench clean install package checkov
+.PHONY: serve serve-aws test lint typecheck unit bench clean install package checkov doctor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck $(CHECKOV)
+# The shipped Terraform's environments against the app (ENV=dev|stage|prod; default: all three).
+doctor: $(STAMP)
+	@for env in $(or $(ENV),dev stage prod); do $(BIN)/jobgate doctor --env $$env || exit 1; done
+
+test: lint typecheck doctor $(CHECKOV)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

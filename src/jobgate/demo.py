@@ -29,7 +29,7 @@ def echo(payload: Any, ctx: JobContext) -> Any:
     return payload
 
 
-@app.job("process_data", max_attempts=3, timeout=300)
+@app.job("process_data", max_attempts=3, timeout=120)
 def process_data(payload: Any, ctx: JobContext) -> dict[str, Any]:
     """Analyse text (`input`) and numbers (`values`); the seed's async request/reply job."""
     if not isinstance(payload, dict):
@@ -80,7 +80,7 @@ _TEMPLATES = {
 }
 
 
-@app.job("generate_archive", max_attempts=3, timeout=600)
+@app.job("generate_archive", max_attempts=3, timeout=120)
 def generate_archive(payload: Any, ctx: JobContext) -> dict[str, Any]:
     """Generate project files and store them as a ZIP artifact (seed 003's code-gen job)."""
     if not isinstance(payload, dict):
@@ -103,12 +103,13 @@ def generate_archive(payload: Any, ctx: JobContext) -> dict[str, Any]:
     return {"files": sorted(files), "bytes": len(data), "artifact": "archive.zip"}
 
 
-@app.job("sleep", max_attempts=3, timeout=3600)
+# Timeouts fit one invocation of the worker Lambda as deployed (150 s; `jobgate doctor`).
+@app.job("sleep", max_attempts=3, timeout=130)
 def sleep(payload: Any, ctx: JobContext) -> dict[str, Any]:
     """Sleep for `seconds`, reporting progress; stops early when cancelled."""
     seconds = float(payload.get("seconds", 1)) if isinstance(payload, dict) else 1.0
-    if not 0 <= seconds <= 3600:
-        raise PermanentError("'seconds' must be between 0 and 3600")
+    if not 0 <= seconds <= 120:
+        raise PermanentError("'seconds' must be between 0 and 120")
     started = time.monotonic()
     while (elapsed := time.monotonic() - started) < seconds:
         if ctx.cancelled():

@@ -1,10 +1,13 @@
-"""Operator commands acting on the backend directly: ``users``, ``dlq list|redrive|purge``."""
+"""Operator commands: ``users`` and ``dlq list|redrive|purge`` act on the backend directly;
+``doctor`` checks a deployment's settings."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -29,6 +32,51 @@ def add_commands(sub: Any, server: Callable[..., argparse.ArgumentParser]) -> No
     p.set_defaults(func=cmd_dlq_redrive)
     p = dlq_sub.add_parser("purge", help="delete every dead-lettered message")
     p.set_defaults(func=cmd_dlq_purge)
+
+    from jobgate import doctor
+
+    p = sub.add_parser(
+        "doctor",
+        help="check a deployment's settings against each other and the app's job types",
+        description=doctor.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--app", help="your JobGate instance, 'package.module:app' (or JOBGATE_APP)")
+    p.add_argument(
+        "--env", help="check the shipped Terraform's environment (dev, stage, prod, …) instead"
+    )
+    p.add_argument(
+        "--terraform",
+        type=Path,
+        default=Path("infra/terraform"),
+        help="the Terraform folder (default: infra/terraform)",
+    )
+    p.set_defaults(func=cmd_doctor)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from jobgate import doctor
+    from jobgate.cli.server import settings_from
+    from jobgate.registry import load_app
+
+    settings = settings_from(args)
+    app = load_app(settings.app)
+    if args.env:
+        try:
+            deployment = doctor.from_terraform(args.terraform, args.env)
+        except (FileNotFoundError, KeyError, ValueError) as exc:
+            print(f"doctor: cannot read the Terraform for {args.env!r}: {exc}", file=sys.stderr)
+            return 2
+    else:
+        deployment = doctor.from_settings(settings)
+    findings = doctor.check(app, deployment, settings.lambda_settle_margin_seconds)
+    print(f"jobgate doctor: {settings.app} against {deployment.source}")
+    for finding in findings:
+        print(f"  {finding.level.upper()} [{finding.check}] {finding.message}")
+        print(f"    fix: {finding.fix}")
+    errors = sum(f.level == "error" for f in findings)
+    print(f"  {errors} error(s), {len(findings) - errors} warning(s)" if findings else "  all good")
+    return 1 if errors else 0
 
 
 def _services(args: argparse.Namespace) -> Any:

@@ -32,6 +32,10 @@ locals {
     JOBGATE_MAX_RECEIVES       = tostring(local.infra.max_receive_count)
   })
   api_environment = merge(local.environment, { API_KEY_SECRET_ARN = local.core.api_key_secret_arn })
+  # the worker checks at start-up that every job type's timeout fits its own (jobgate doctor)
+  worker_environment = merge(local.environment, {
+    JOBGATE_WORKER_FUNCTION_TIMEOUT_SECONDS = tostring(local.infra.worker_timeout_seconds)
+  })
 
   # Resource kinds of code-permissions.json => ARNs (a GSI needs its own index ARN for Query).
   resources = {
@@ -101,7 +105,7 @@ module "worker" {
   layers               = [aws_lambda_layer_version.dependencies.arn]
   memory_size          = var.worker_memory_mb
   timeout              = local.infra.worker_timeout_seconds
-  environment          = local.environment
+  environment          = local.worker_environment
   reserved_concurrency = var.worker_reserved_concurrency
   policy_statements    = local.statements.worker
   log_retention_days   = local.core.log_retention_days

@@ -71,6 +71,11 @@ variable "worker_max_concurrency" {
     condition     = var.worker_max_concurrency >= 2 && var.worker_max_concurrency <= 1000
     error_message = "worker_max_concurrency must be within 2..1000."
   }
+
+  validation {
+    condition     = var.worker_max_concurrency <= var.worker_reserved_concurrency
+    error_message = "worker_max_concurrency must not exceed worker_reserved_concurrency: Lambda would throttle the event source (see jobgate doctor)."
+  }
 }
 
 variable "worker_batch_size" {
