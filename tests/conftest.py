@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,7 +33,7 @@ class Clock:
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "data_dir": data_dir,
         "admin_key": ADMIN_KEY,
         "signing_key": "test-signing-key-0123456789abcdef",
@@ -44,7 +45,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "access_log": False,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)  # no .env file: these values, then JOBGATE_*
 
 
 @pytest.fixture

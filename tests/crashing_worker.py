@@ -55,7 +55,7 @@ def main(step: str) -> int:
             die()
         return ref
 
-    jobs.transition = on_transition  # type: ignore[method-assign]
+    jobs.transition = on_transition  # type: ignore[method-assign,assignment]
     blobs.put = on_put  # type: ignore[method-assign]
     executor = services.executor("crashing")
     if step == "ran":

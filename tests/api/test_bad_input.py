@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -113,7 +116,7 @@ def test_body_over_the_limit_is_413(
 def test_streamed_body_over_the_limit_is_413(
     client: TestClient, services: Services, alice: dict[str, str]
 ) -> None:
-    def chunks():  # no Content-Length: chunked transfer
+    def chunks() -> Iterator[bytes]:  # no Content-Length: chunked transfer
         yield b'{"type": "echo", "payload": "'
         for _ in range(40):
             yield b"x" * 65536
@@ -164,7 +167,7 @@ def test_odd_job_ids_are_404(client: TestClient, alice: dict[str, str], job_id: 
     assert client.get(f"/jobs/{job_id}", headers=alice).status_code == 404
 
 
-def test_a_locked_database_is_a_503_with_retry_after_never_a_500(tmp_path) -> None:
+def test_a_locked_database_is_a_503_with_retry_after_never_a_500(tmp_path: Path) -> None:
     import sqlite3
 
     from jobgate import bootstrap

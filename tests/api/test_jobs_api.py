@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 
 from jobgate.bootstrap import Services
@@ -182,7 +184,7 @@ def test_queue_status_and_health(client: TestClient, alice: dict[str, str]) -> N
     assert [s["name"] for s in schedules] == ["every-minute"]
 
 
-def test_cors_is_off_by_default_and_follows_the_setting(tmp_path) -> None:
+def test_cors_is_off_by_default_and_follows_the_setting(tmp_path: Path) -> None:
     from jobgate import bootstrap
     from jobgate.api.app import create_app
     from tests.apps import app as test_app

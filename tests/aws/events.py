@@ -117,7 +117,7 @@ def aws_proxy(
 
 def sqs_record(message: dict[str, Any]) -> dict[str, Any]:
     """Powertools' SQS record, carrying a message received from the queue."""
-    record = copy.deepcopy(document("powertools/sqsEvent.json")["Records"][1])
+    record: dict[str, Any] = copy.deepcopy(document("powertools/sqsEvent.json")["Records"][1])
     record.update(
         messageId=message["MessageId"], receiptHandle=message["ReceiptHandle"], body=message["Body"]
     )
@@ -134,7 +134,9 @@ def sqs_record(message: dict[str, Any]) -> dict[str, Any]:
 
 def scheduled(rule: str, time: str = "2026-11-22T12:00:00Z") -> dict[str, Any]:
     """Powertools' EventBridge "Scheduled Event" from rule ``rule`` at ``time``."""
-    event = copy.deepcopy(document("powertools/validation_basic_eventbridge_event.json"))
+    event: dict[str, Any] = copy.deepcopy(
+        document("powertools/validation_basic_eventbridge_event.json")
+    )
     event["time"] = time
     event["resources"] = [f"arn:aws:events:us-east-1:123456789012:rule/{rule}"]
     return event

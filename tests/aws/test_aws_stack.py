@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -52,7 +53,7 @@ def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
 
 
 @pytest.fixture
-def aws_services(aws_env: str, tmp_path) -> Iterator[Services]:
+def aws_services(aws_env: str, tmp_path: Path) -> Iterator[Services]:
     settings = make_settings(
         tmp_path, backend="aws", admin_key=None, inline_result_bytes=1000, visibility_timeout=5
     )

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from jobgate.domain.models import OutgoingMessage
+from jobgate.domain.models import Delivery, OutgoingMessage
 from jobgate.errors import StaleReceipt
 from jobgate.ports import Backend
 from tests.contract.conftest import MAX_RECEIVES, Timing
@@ -17,9 +17,9 @@ def msg(n: int, delay: int = 0) -> OutgoingMessage:
     return OutgoingMessage(f'{{"n":{n}}}', {"JobType": "echo"}, delay)
 
 
-def receive_all(backend: Backend, count: int) -> list:
+def receive_all(backend: Backend, count: int) -> list[Delivery]:
     """SQS may answer a receive with fewer messages than are there: ask until all came."""
-    got: list = []
+    got: list[Delivery] = []
     for _ in range(10):
         got += backend.queue.receive(count - len(got), 0, 30)
         if len(got) >= count:

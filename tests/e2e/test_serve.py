@@ -10,6 +10,7 @@ import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
@@ -23,10 +24,12 @@ pytestmark = pytest.mark.e2e
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
-def wait_all_finished(http: httpx.Client, ids: list[str], timeout: float = 60) -> dict[str, dict]:
+def wait_all_finished(
+    http: httpx.Client, ids: list[str], timeout: float = 60
+) -> dict[str, dict[str, Any]]:
     deadline = time.monotonic() + timeout
     pending = set(ids)
-    finished: dict[str, dict] = {}
+    finished: dict[str, dict[str, Any]] = {}
     while pending and time.monotonic() < deadline:
         for job_id in list(pending):
             job = http.get(f"/jobs/{job_id}").json()

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from jobgate import bootstrap
+from jobgate.bootstrap import Services
 from jobgate.domain.models import JobStatus
 from tests.apps import app as test_app
 from tests.conftest import ADMIN_KEY, make_settings
@@ -50,7 +51,8 @@ def stack(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> di
     return {"backend": "aws"}
 
 
-def ledger(data_dir: Path, stack: dict[str, object]):  # an operator's view of the same ledger
+def ledger(data_dir: Path, stack: dict[str, object]) -> Services:
+    """An operator's view of the same ledger."""
     return bootstrap.build(make_settings(data_dir, **stack), test_app)
 
 
@@ -95,7 +97,7 @@ def test_kill_9_with_20_jobs_in_flight_loses_nothing_and_completes_nothing_twice
         for job_id in ids:
             job = services.backend.jobs.get(job_id)
             assert job is not None and job.status is JobStatus.COMPLETED
-            kinds = [e.kind for e in services.backend.jobs.events(job_id)]
+            kinds = [e.kind.value for e in services.backend.jobs.events(job_id)]
             assert kinds.count("completed") == 1
             assert job.attempt == 2  # the killed attempt counts
         assert services.backend.jobs.list_jobs(None, status=JobStatus.PROCESSING).items == []

@@ -80,7 +80,7 @@ def stack(emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[d
     }  # fmt: skip
     common = {"project": PROJECT, "environment": "test", "aws_region": REGION,
               "aws_endpoint": moto_endpoint, "state_backend": state_backend}  # fmt: skip
-    variables = {
+    variables: dict[str, dict[str, Any]] = {
         "10_core": {"create_kms_key": True, "secret_recovery_window_days": 0, "log_retention_days": 7},
         "20_infra": {"deletion_protection": False, "force_destroy_bucket": True,
                      "enable_redrive_allow_policy": False, "deny_insecure_transport": False, "worker_timeout_seconds": 10,
@@ -160,7 +160,7 @@ def wait_done(
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        job = httpx.get(f"{url}/jobs/{job_id}", headers=headers).json()
+        job: dict[str, Any] = httpx.get(f"{url}/jobs/{job_id}", headers=headers).json()
         if job["status"] in ("completed", "failed", "cancelled") or time.monotonic() > deadline:
             return job
         time.sleep(0.2)

@@ -78,7 +78,7 @@ def test_transient_failure_is_retried_then_completes(services: Services) -> None
     with running_worker(services):
         done = wait_status(services, job.job_id, JobStatus.COMPLETED)
     assert done.result == {"attempt": 3}
-    kinds = [e.kind for e in services.backend.jobs.events(job.job_id)]
+    kinds = [e.kind.value for e in services.backend.jobs.events(job.job_id)]
     assert kinds.count("retry_scheduled") == 2
 
 

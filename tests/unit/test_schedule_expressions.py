@@ -10,8 +10,8 @@ from jobgate.domain.schedule import parse
 from jobgate.errors import ValidationFailed
 
 
-def ts(*parts: int) -> float:
-    return datetime(*parts, tzinfo=UTC).timestamp()  # type: ignore[misc]
+def ts(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> float:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC).timestamp()
 
 
 def at(t: float | None) -> str:
