@@ -90,7 +90,7 @@ def receive(services: Any, count: int) -> list[dict[str, Any]]:
 
     sqs = boto3.session.Session().client("sqs")
     url = services.backend.queue._url
-    messages: list[dict[str, Any]] = []
+    messages: list[Any] = []
     while len(messages) < count:
         messages += sqs.receive_message(
             QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30,

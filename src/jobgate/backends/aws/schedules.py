@@ -3,17 +3,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from jobgate.backends.aws.errors import ConditionFailed, translated
 from jobgate.backends.aws.items import from_item, to_item
 from jobgate.domain.models import ScheduleState
 
+if TYPE_CHECKING:  # the published stubs (dev extra); nothing at run time
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 
 class DynamoScheduleStore:
     """:class:`~jobgate.ports.ScheduleStore`: ``schedule#<name>`` items in the jobs table."""
 
-    def __init__(self, client: Any, jobs_table: str) -> None:
+    def __init__(self, client: DynamoDBClient, jobs_table: str) -> None:
         self._db = client
         self._table = jobs_table
 
@@ -40,12 +43,17 @@ class DynamoScheduleStore:
         }
         try:
             with translated("advance schedule"):
-                self._db.put_item(
-                    TableName=self._table,
-                    Item=to_item(fields),
-                    ConditionExpression=condition,
-                    **({"ExpressionAttributeValues": values} if values else {}),
-                )
+                if values:
+                    self._db.put_item(
+                        TableName=self._table,
+                        Item=to_item(fields),
+                        ConditionExpression=condition,
+                        ExpressionAttributeValues=values,
+                    )
+                else:
+                    self._db.put_item(
+                        TableName=self._table, Item=to_item(fields), ConditionExpression=condition
+                    )
         except ConditionFailed:
             return False
         return True

@@ -11,11 +11,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from jobgate.backends.aws.batching import AckBatcher
 from jobgate.backends.aws.errors import translated, unavailable
 from jobgate.domain.models import Delivery, OutgoingMessage, QueueStats
+
+if TYPE_CHECKING:  # the published stubs (dev extra); nothing at run time
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.literals import QueueAttributeFilterType
+    from mypy_boto3_sqs.type_defs import (
+        DeleteMessageBatchRequestEntryTypeDef,
+        MessageTypeDef,
+        SendMessageBatchRequestEntryTypeDef,
+    )
 
 _BATCH = 10
 _STRING = "String"
@@ -25,14 +34,14 @@ def _seconds(value: float) -> int:
     return max(0, min(43_200, math.ceil(value)))
 
 
-def _attributes(message: dict[str, Any]) -> dict[str, str]:
+def _attributes(message: MessageTypeDef) -> dict[str, str]:
     return {
         name: str(value.get("StringValue", ""))
         for name, value in (message.get("MessageAttributes") or {}).items()
     }
 
 
-def _delivery(message: dict[str, Any]) -> Delivery:
+def _delivery(message: MessageTypeDef) -> Delivery:
     system = message.get("Attributes", {})
     return Delivery(
         message_id=message["MessageId"],
@@ -47,7 +56,7 @@ def _delivery(message: dict[str, Any]) -> Delivery:
 class SqsQueue:
     """:class:`~jobgate.ports.JobQueue` and :class:`~jobgate.ports.DeadLetters` on SQS."""
 
-    def __init__(self, client: Any, queue_url: str, dlq_url: str) -> None:
+    def __init__(self, client: SQSClient, queue_url: str, dlq_url: str) -> None:
         self._sqs = client
         self._url = queue_url
         self._dlq = dlq_url
@@ -62,7 +71,7 @@ class SqsQueue:
         ids: list[str] = []
         for start in range(0, len(messages), _BATCH):
             chunk = messages[start : start + _BATCH]
-            entries = [
+            entries: list[SendMessageBatchRequestEntryTypeDef] = [
                 {
                     "Id": str(n),
                     "MessageBody": m.body,
@@ -110,7 +119,7 @@ class SqsQueue:
 
     def _delete_from(self, url: str, receipts: Sequence[str]) -> None:
         for start in range(0, len(receipts), _BATCH):
-            entries = [
+            entries: list[DeleteMessageBatchRequestEntryTypeDef] = [
                 {"Id": str(n), "ReceiptHandle": r}
                 for n, r in enumerate(receipts[start : start + _BATCH])
             ]
@@ -131,7 +140,7 @@ class SqsQueue:
             )
 
     def stats(self) -> QueueStats:
-        names = [
+        names: list[QueueAttributeFilterType] = [
             "ApproximateNumberOfMessages",
             "ApproximateNumberOfMessagesNotVisible",
             "ApproximateNumberOfMessagesDelayed",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobgate.backends.aws.errors import ConditionFailed, translated
 from jobgate.backends.aws.items import from_item, start_key, to_item
@@ -17,11 +17,14 @@ from jobgate.backends.fields import encode_cursor
 from jobgate.domain.models import ApiKey, Page, User
 from jobgate.errors import Conflict
 
+if TYPE_CHECKING:  # the published stubs (dev extra); nothing at run time
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 
 class DynamoUserStore:
     """:class:`~jobgate.ports.UserStore` on DynamoDB (see the module docstring for keys)."""
 
-    def __init__(self, client: Any, users_table: str) -> None:
+    def __init__(self, client: DynamoDBClient, users_table: str) -> None:
         self._db = client
         self._table = users_table
 
