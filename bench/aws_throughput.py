@@ -44,7 +44,6 @@ def main() -> None:
     from jobgate.backends.aws.provision import provision
     from jobgate.registry import JobGate
     from jobgate.settings import Settings
-    from jobgate.worker.runner import Worker
 
     logs.configure("warning")
     # moto's server in its own process, as a real emulator would be (in-process, its threads
@@ -77,8 +76,9 @@ def main() -> None:
     app = JobGate()
     app.job("noop")(lambda payload, ctx: None)
     settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, backend="aws", admin_key="x" * 24, data_dir=Path("/tmp/jobgate-bench")
-    )
+        _env_file=None, backend="aws", admin_key="x" * 24, data_dir=Path("/tmp/jobgate-bench"),
+        worker_concurrency=args.concurrency, worker_prefetch=10, poll_wait_seconds=1,
+    )  # fmt: skip
     services = bootstrap.build(settings, app)
     for n in range(args.jobs):
         services.jobs.submit("bench", "noop", n)
@@ -91,8 +91,7 @@ def main() -> None:
 
     for client in (services.backend.jobs._db, services.backend.queue._sqs):  # type: ignore[attr-defined]
         client.meta.events.register("before-call", count)
-    worker = Worker(services.executor("bench"), services.backend.queue,
-                    concurrency=args.concurrency, prefetch=10, poll_wait_seconds=1)  # fmt: skip
+    worker = services.worker("bench")
     thread = threading.Thread(target=worker.run, daemon=True)
     moto_cpu, own_cpu = cpu_seconds(server.pid), time.process_time()
     started = time.perf_counter()

@@ -84,23 +84,17 @@ def bench_service(jobs: int, concurrency: int, data_dir: Path) -> dict[str, Any]
     from jobgate import bootstrap, logs
     from jobgate.registry import JobGate
     from jobgate.settings import Settings
-    from jobgate.worker.runner import Worker
 
     logs.configure("warning")
     app = JobGate()
     app.job("noop")(lambda payload, ctx: None)
     settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, data_dir=data_dir, admin_key=ADMIN_KEY, signing_key="s" * 32
-    )
+        _env_file=None, data_dir=data_dir, admin_key=ADMIN_KEY, signing_key="s" * 32,
+        worker_concurrency=concurrency, worker_prefetch=10, poll_wait_seconds=1.0,
+    )  # fmt: skip
     services = bootstrap.build(settings, app)
     db = services.backend.queue._db  # type: ignore[attr-defined]
-    worker = Worker(
-        services.executor("bench"),
-        services.backend.queue,
-        concurrency=concurrency,
-        prefetch=10,
-        poll_wait_seconds=1.0,
-    )
+    worker = services.worker("bench")
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     latencies: list[float] = []

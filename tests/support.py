@@ -25,6 +25,8 @@ def running_worker(services: Services, **options: Any) -> Iterator[Worker]:
         poll_wait_seconds=options.pop("poll_wait_seconds", 0.2),
         heartbeat_interval=options.pop("heartbeat_interval", services.settings.heartbeat_interval),
         grace_seconds=options.pop("grace_seconds", 5.0),
+        prefetch=services.settings.worker_prefetch,
+        batch_window=services.settings.worker_batch_window_ms / 1000,
     )
     assert not options, f"unknown options {options}"
     thread = threading.Thread(target=worker.run, daemon=True)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from jobgate.backends.local import build_local_backend
+from jobgate.bootstrap import build_backend
 from jobgate.ports import Backend
+from tests.conftest import make_settings
 
 BACKENDS = ["memory", "local", "aws"]
 MAX_RECEIVES = 3
@@ -31,7 +32,7 @@ class Timing:
 
 @pytest.fixture
 def local_backend(tmp_path: Path) -> Iterator[Backend]:
-    backend = build_local_backend(tmp_path, b"contract-signing-secret", max_receives=MAX_RECEIVES)
+    backend = build_backend(make_settings(tmp_path, max_receives=MAX_RECEIVES))
     yield backend
     backend.close()
 

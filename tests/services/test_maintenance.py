@@ -12,8 +12,6 @@ from jobgate.bootstrap import Services
 from jobgate.domain import transitions as verbs
 from jobgate.domain.ids import new_id
 from jobgate.domain.models import EventKind, Job, JobStatus
-from jobgate.services.jobs import JobService
-from jobgate.services.maintenance import Reconciler
 from jobgate.services.schedules import SCHEDULER_OWNER, ScheduleService, tick_key
 from tests.apps import app as test_app
 from tests.conftest import Clock, make_settings
@@ -66,7 +64,7 @@ def test_job_whose_message_the_queue_dead_lettered_is_failed(tmp_path: Path) -> 
         time.sleep(0.05)
         assert services.backend.queue.receive(1, 0, 30) == []  # → moved to the DLQ
         # when the reconciler runs
-        report = Reconciler(services.backend).run_once()
+        report = services.reconciler.run_once()
         # then the job is failed, so nobody waits for it forever
         assert report.dead_lettered_failed == 1
         failed = services.backend.jobs.get(job.job_id)
@@ -78,11 +76,10 @@ def test_job_whose_message_the_queue_dead_lettered_is_failed(tmp_path: Path) -> 
 
 def two_schedulers(tmp_path: Path, clock: Clock) -> tuple[list[Services], list[ScheduleService]]:
     """Two independent stacks on one data folder (as two processes would be), one clock."""
-    stacks = [bootstrap.build(make_settings(tmp_path / "shared"), test_app) for _ in range(2)]
-    schedulers = [
-        ScheduleService(s.backend, s.app, JobService(s.backend, s.app, clock=clock), clock)
-        for s in stacks
+    stacks = [
+        bootstrap.build(make_settings(tmp_path / "shared"), test_app, clock=clock) for _ in range(2)
     ]
+    schedulers = [s.schedules for s in stacks]
     return stacks, schedulers
 
 

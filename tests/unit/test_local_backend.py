@@ -12,14 +12,34 @@ from jobgate.backends.local.queue import SqliteQueue
 from jobgate.domain import transitions as verbs
 from jobgate.domain.ids import id_floor, new_id
 from jobgate.domain.models import OutgoingMessage
+from jobgate.settings import Settings
 from tests.contract.test_job_store import make_job, submitted
+
+DEFAULTS = Settings.model_construct()  # every setting at its default, nothing read
+
+
+def open_db(path: Path) -> Database:
+    return Database(
+        path,
+        synchronous=DEFAULTS.sqlite_synchronous,
+        busy_timeout_ms=DEFAULTS.sqlite_busy_timeout_ms,
+    )
+
+
+def open_queue(db: Database) -> SqliteQueue:
+    return SqliteQueue(
+        db,
+        max_receives=DEFAULTS.max_receives,
+        retention_seconds=DEFAULTS.queue_retention_days * 86400,
+        dlq_retention_seconds=DEFAULTS.dlq_retention_days * 86400,
+    )
 
 
 def test_schema_is_migrated_once_and_reopens(tmp_path: Path) -> None:
-    db = Database(tmp_path / "j.db")
+    db = open_db(tmp_path / "j.db")
     assert db.schema_version() == 3
     db.close()
-    again = Database(tmp_path / "j.db")  # migrations are idempotent
+    again = open_db(tmp_path / "j.db")  # migrations are idempotent
     assert again.schema_version() == 3
     names = {
         r[0] for r in sqlite3.connect(tmp_path / "j.db").execute("SELECT name FROM sqlite_master")
@@ -29,8 +49,8 @@ def test_schema_is_migrated_once_and_reopens(tmp_path: Path) -> None:
 
 
 def test_messages_past_retention_are_dropped(tmp_path: Path) -> None:
-    db = Database(tmp_path / "q.db")
-    queue = SqliteQueue(db, retention_seconds=0.3, dlq_retention_seconds=0.3)
+    db = open_db(tmp_path / "q.db")
+    queue = SqliteQueue(db, max_receives=10, retention_seconds=0.3, dlq_retention_seconds=0.3)
     queue.send([OutgoingMessage("{}")])
     time.sleep(1.1)  # past retention, and past the once-a-second expiry pass
     assert queue.receive(1, 0, 30) == []
@@ -44,7 +64,7 @@ def test_id_floor_orders_ids_by_time() -> None:
 
 
 def test_expired_events_are_deleted_in_chunks(tmp_path: Path) -> None:
-    db = Database(tmp_path / "e.db")
+    db = open_db(tmp_path / "e.db")
     store = SqliteJobStore(db, event_retention_seconds=10)
     job = make_job()
     store.create(job, submitted(job))
@@ -59,8 +79,8 @@ def test_expired_events_are_deleted_in_chunks(tmp_path: Path) -> None:
 
 
 def test_the_wal_stays_bounded_under_steady_writes(tmp_path: Path) -> None:
-    db = Database(tmp_path / "w.db")
-    queue = SqliteQueue(db)
+    db = open_db(tmp_path / "w.db")
+    queue = open_queue(db)
     for _ in range(300):
         queue.send([OutgoingMessage("x" * 2000) for _ in range(10)])  # ~3000 pages of rows
     assert (tmp_path / "w.db-wal").stat().st_size < 16 * 1024 * 1024
@@ -68,8 +88,8 @@ def test_the_wal_stays_bounded_under_steady_writes(tmp_path: Path) -> None:
 
 
 def test_nested_atomic_is_a_savepoint(tmp_path: Path) -> None:
-    db = Database(tmp_path / "s.db")
-    queue = SqliteQueue(db)
+    db = open_db(tmp_path / "s.db")
+    queue = open_queue(db)
     with db.atomic():
         queue.send([OutgoingMessage("kept")])
         try:

@@ -14,8 +14,8 @@ class Backoff:
     of many jobs that failed together, so a recovering dependency is not hit by a thundering herd.
     """
 
-    base: float = 1.0
-    cap: float = 300.0
+    base: float
+    cap: float
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         ceiling = min(self.cap, self.base * (2 ** max(0, attempt - 1)))

@@ -49,9 +49,9 @@ class Executor:
         app: JobGate,
         *,
         worker_id: str,
-        visibility_timeout: float = 300.0,
-        backoff: Backoff | None = None,
-        inline_result_bytes: int = 65_536,
+        visibility_timeout: float,
+        backoff: Backoff,
+        inline_result_bytes: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._b = backend
@@ -66,7 +66,7 @@ class Executor:
         self.settler = Settler(
             backend,
             worker_id=worker_id,
-            backoff=backoff or Backoff(),
+            backoff=backoff,
             inline_result_bytes=inline_result_bytes,
             clock=clock,
         )

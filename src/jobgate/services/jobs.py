@@ -127,8 +127,8 @@ class JobService:
         backend: Backend,
         app: JobGate,
         *,
-        inline_payload_bytes: int = 65_536,
-        url_expiry_seconds: int = 300,
+        inline_payload_bytes: int,
+        url_expiry_seconds: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._backend = backend

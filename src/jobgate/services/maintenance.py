@@ -35,8 +35,8 @@ class Reconciler:
         self,
         backend: Backend,
         *,
-        stale_queued_seconds: float = 600.0,
-        visibility_timeout: float = 300.0,
+        stale_queued_seconds: float,
+        visibility_timeout: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._b = backend

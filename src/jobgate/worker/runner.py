@@ -45,12 +45,12 @@ class Worker:
         executor: Executor,
         job_queue: JobQueue,
         *,
-        concurrency: int = 4,
-        prefetch: int = 4,
-        poll_wait_seconds: float = 20.0,
-        heartbeat_interval: float = 100.0,
-        grace_seconds: float = 30.0,
-        batch_window: float = 0.005,
+        concurrency: int,
+        prefetch: int,
+        poll_wait_seconds: float,
+        heartbeat_interval: float,
+        grace_seconds: float,
+        batch_window: float,
         on_idle: Callable[[], None] | None = None,
     ) -> None:
         self._executor = executor

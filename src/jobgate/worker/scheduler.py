@@ -24,7 +24,7 @@ class Housekeeper:
         reconciler: Reconciler,
         *,
         tick_seconds: float = 1.0,
-        reconcile_seconds: float = 30.0,
+        reconcile_seconds: float,
     ) -> None:
         self._schedules = schedules
         self._reconciler = reconciler

@@ -15,12 +15,12 @@ def build_local_backend(
     data_dir: Path,
     signing_secret: bytes,
     *,
-    synchronous: str = "NORMAL",
-    busy_timeout_ms: int = 5000,
-    max_receives: int = 10,
-    event_retention_seconds: float = 30 * 86400,
-    queue_retention_seconds: float = 4 * 86400,
-    dlq_retention_seconds: float = 14 * 86400,
+    synchronous: str,
+    busy_timeout_ms: int,
+    max_receives: int,
+    event_retention_seconds: float,
+    queue_retention_seconds: float,
+    dlq_retention_seconds: float,
 ) -> Backend:
     """Open (and migrate) ``data_dir/jobgate.db`` and the blob folder beside it."""
     db = Database(data_dir / "jobgate.db", synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)

@@ -120,7 +120,7 @@ class Database:
     committed; a power loss may lose the last transactions. Use ``FULL`` when that matters.
     """
 
-    def __init__(self, path: Path, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 30_000):
+    def __init__(self, path: Path, *, synchronous: str, busy_timeout_ms: int) -> None:
         self.path = path
         self._synchronous = synchronous
         self._busy_timeout_ms = busy_timeout_ms

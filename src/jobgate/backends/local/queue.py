@@ -45,9 +45,9 @@ class SqliteQueue:
         self,
         db: Database,
         *,
-        max_receives: int = 5,
-        retention_seconds: float = 4 * 86400,
-        dlq_retention_seconds: float = 14 * 86400,
+        max_receives: int,
+        retention_seconds: float,
+        dlq_retention_seconds: float,
         poll_interval: float = 0.02,
     ) -> None:
         self._db = db
