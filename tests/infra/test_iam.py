@@ -26,7 +26,7 @@ import pytest
 
 from jobgate import aws_lambda
 from jobgate.backends.aws.s3 import S3BlobStore
-from tests.aws.events import http_v2
+from tests.aws.events import http_v2, scheduled
 from tests.aws.test_aws_stack import aws_env  # noqa: F401 - fixture
 from tests.aws.test_lambda_handlers import Context, sqs_records
 from tests.processes import ROOT
@@ -198,15 +198,6 @@ def run_worker(recorder: Recorder, services: Any, count: int) -> dict[str, Any]:
         return aws_lambda.worker_handler({"Records": records}, Context())
 
 
-def scheduled(rule: str) -> dict[str, Any]:
-    return {
-        "version": "0", "id": rule, "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "123456789012", "time": "2026-11-22T12:00:00Z", "region": "us-east-1",
-        "resources": [f"arn:aws:events:us-east-1:123456789012:rule/jobgate-test-{rule}"],
-        "detail": {},
-    }  # fmt: skip
-
-
 def test_each_role_grants_exactly_what_its_path_calls(recorder: Recorder) -> None:
     admin = {"Authorization": "Bearer jg_admin_from_secrets_manager_0123"}
     with recorder.as_role("api"):
@@ -248,8 +239,8 @@ def test_each_role_grants_exactly_what_its_path_calls(recorder: Recorder) -> Non
             services.backend.queue.ack([delivery.receipt])
     time.sleep(0.3)  # past JOBGATE_STALE_QUEUED_SECONDS: housekeeping re-sends it
     with recorder.as_role("cron"):
-        aws_lambda.cron_handler(scheduled("every-minute"), Context())
-        aws_lambda.cron_handler(scheduled("housekeeping"), Context())
+        aws_lambda.cron_handler(scheduled("jobgate-test-every-minute"), Context())
+        aws_lambda.cron_handler(scheduled("jobgate-test-housekeeping"), Context())
 
     grants, problems = granted(), []
     for role in ("api", "worker", "cron"):
