@@ -21,6 +21,7 @@ their edge, and the HTTP layer maps them to ``application/problem+json`` in exac
     │   └── LeaseLost                     this worker's attempt is no longer the job's current one
     ├── StaleReceipt                      queue receipt no longer current (message re-delivered)
     ├── BackendUnavailable                503  storage or queue temporarily unreachable
+    │   └── StorageBusy                   503  the write lock was not had in time
     ├── ConfigurationError                start-up: settings missing or wrong
     └── JobFailure                        raised by handlers
         └── PermanentError                fail at once, never retried
@@ -137,6 +138,12 @@ class BackendUnavailable(JobGateError):
     def __init__(self, detail: str = "", retry_after: int = 2) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class StorageBusy(BackendUnavailable):
+    """The storage's write lock was not had in time; raised before any write was made."""
+
+    title = "Storage busy"
 
 
 class ConfigurationError(JobGateError):

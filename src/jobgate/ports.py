@@ -240,9 +240,9 @@ class Backend:
     atomic: Callable[[], AbstractContextManager[None]]
     close: Callable[[], None]
     blob_server: SignedBlobServer | None = None
-    # Inside the block, storage locks are waited for at most this many seconds before
-    # BackendUnavailable (local: SQLite's write lock); a no-op where nothing waits for a lock.
-    bounded_wait: Callable[[float], AbstractContextManager[None]] = lambda _seconds: nullcontext()
+    # One write transaction around the block, begun within the given seconds, else StorageBusy
+    # before the block runs (local: SQLite's write lock); a no-op where writes take no lock.
+    write_scope: Callable[[float], AbstractContextManager[None]] = lambda _seconds: nullcontext()
     # True when every port call is fast local I/O (SQLite, files): the API then makes the calls
     # on its event loop. False (network backends): routes run in the thread pool.
     inline_io: bool = False

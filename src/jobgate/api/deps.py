@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
 from jobgate.api.body import check_media_type
-from jobgate.errors import BackendUnavailable
+from jobgate.errors import StorageBusy
 from jobgate.ports import Backend
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,15 +29,16 @@ class Runner:
       does the API's work, with no thread-pool hop and no GIL contention (which cost ~10x
       throughput here). With a network backend the route stays sync and FastAPI runs it in its
       thread pool.
-    * Writes (``@runner.writes``, :meth:`write`): locally in one writer thread, never on the
-      loop, so a write waiting for SQLite's lock (another process holds it) blocks no other
-      request; each write waits at most ``write_wait`` seconds from its request's arrival, then
-      answers 503 + Retry-After. With a network backend, the thread pool.
+    * Writes (``@runner.writes``, :meth:`write`): locally, on the loop when the database's write
+      lock is free at once (one transaction, begun without waiting), else in one writer thread,
+      so a write waiting for the lock (another process holds it) blocks no other request; each
+      write waits at most ``write_wait`` seconds from its request's arrival, then answers 503 +
+      Retry-After. With a network backend, the thread pool.
     """
 
     def __init__(self, backend: Backend, write_wait: float) -> None:
         self._inline = backend.inline_io
-        self._bounded = backend.bounded_wait
+        self._scope = backend.write_scope
         self._write_wait = write_wait
         self._writer = (
             ThreadPoolExecutor(1, thread_name_prefix="jobgate-writer") if self._inline else None
@@ -74,12 +75,17 @@ class Runner:
         if self._writer is None:
             return await run_in_threadpool(fn)
         arrived = time.monotonic() if since is None else since
+        try:
+            with self._scope(0):  # the lock is free: write right here, no thread hop
+                return fn()
+        except StorageBusy:
+            pass  # raised before anything was written: wait for the lock in the writer thread
 
         def bounded() -> T:
             left = self._write_wait - (time.monotonic() - arrived)
             if left <= 0:
-                raise BackendUnavailable("the database is busy: try again shortly")
-            with self._bounded(left):
+                raise StorageBusy("the database is busy: try again shortly")
+            with self._scope(left):
                 return fn()
 
         return await asyncio.get_running_loop().run_in_executor(self._writer, bounded)

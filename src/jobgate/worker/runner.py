@@ -8,11 +8,12 @@ each), before it goes back to the queue, or after 10 runs. There is no separate 
 in Python, handing every job from thread to thread costs more than a no-op job itself
 (measured: a third of the throughput).
 
-* Settling is group commit: a finished run joins a shared list, and whichever thread finds no
-  settle under way becomes the leader and settles everything listed in one transaction (a
-  savepoint each), again until the list is empty. No run waits longer than the settle that was
-  under way when it finished, so a ``kill -9`` re-runs only handlers that were running or had
-  just finished; under load the batches grow by themselves.
+* Settling is group commit: a finished run joins a shared list, settled in one transaction (a
+  savepoint each) with the others listed, by the thread that finds no settle under way. The
+  list is settled at once when it holds 10 runs or no claimed run waits to start, and else by a
+  flusher thread as soon as its oldest run finished ``batch_window`` ago. So no finished run
+  waits longer than about one batching window (a few milliseconds), and a ``kill -9`` re-runs
+  only handlers that were running or had just finished; under load the batches fill up.
 * Capacity is ``concurrency + prefetch`` claimed runs per process; waiting runs are leased,
   and heartbeated like running ones, so a backlog never outlives its lease.
 * One monitor thread beats for every claimed run (lease + visibility, every
@@ -37,6 +38,7 @@ from jobgate.services.attempt import Outcome, Run
 from jobgate.services.execute import Executor, close_thread_loop
 
 _MAX_BATCH = 10  # SQS's receive maximum
+_SETTLE_EVERY = 10  # finished runs that are settled together without waiting longer
 
 
 class Worker:
@@ -71,6 +73,8 @@ class Worker:
         self._running: set[tuple[str, int]] = set()
         self._in_handler: set[int] = set()  # idents of threads running a handler right now
         self._finished: list[tuple[Run, Outcome]] = []  # ran, not settled yet
+        self._first_finished = 0.0  # monotonic time the oldest of them finished
+        self._finished_added = threading.Condition(self._lock)  # wakes the flusher
         self._settling = threading.Lock()  # held by the thread that settles for everyone
         self._log = get_logger(worker_id=executor.worker_id)
         self.processed = 0
@@ -91,6 +95,8 @@ class Worker:
         ]
         monitor = threading.Thread(target=self._monitor, name="jobgate-monitor", daemon=True)
         monitor.start()
+        flusher = threading.Thread(target=self._flush, name="jobgate-flusher", daemon=True)
+        flusher.start()
         for thread in threads:
             thread.start()
         self._log.info("worker_started", concurrency=self._concurrency, capacity=self._capacity)
@@ -99,7 +105,10 @@ class Worker:
             self._drain(threads)
         finally:
             self._stopped.set()
+            with self._lock:
+                self._finished_added.notify_all()
             monitor.join(2.0)
+            flusher.join(2.0)
         self._log.info("worker_stopped", processed=self.processed)
 
     # -- consumer threads -----------------------------------------------------------------------
@@ -127,11 +136,29 @@ class Worker:
                         continue
                 outcome = self._execute(run)
                 with self._lock:
+                    if not self._finished:
+                        self._first_finished = time.monotonic()
+                        self._finished_added.notify()
                     self._finished.append((run, outcome))
-                self._settle_finished()
+                    now = len(self._finished) >= _SETTLE_EVERY or not self._backlog
+                if now:
+                    self._settle_finished()
         finally:
             self._settle_finished()
             close_thread_loop()
+
+    def _flush(self) -> None:
+        """Settle finished runs once the oldest has waited ``batch_window``."""
+        while not self._stopped.is_set():
+            with self._lock:
+                if not self._finished:
+                    self._finished_added.wait(0.25)
+                    continue
+                due = self._first_finished + self._batch_window - time.monotonic()
+                if due > 0:
+                    self._finished_added.wait(due)
+                    continue
+            self._settle_finished()
 
     def _settle_finished(self) -> None:
         """Group commit: settle every finished run unless another thread is doing so already

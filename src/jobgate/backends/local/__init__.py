@@ -43,5 +43,5 @@ def build_local_backend(
         close=db.close,
         blob_server=blobs,
         inline_io=True,
-        bounded_wait=db.waiting_at_most,
+        write_scope=db.write_scope,
     )

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from jobgate.errors import BackendUnavailable
+from jobgate.errors import BackendUnavailable, StorageBusy
 
 _MIGRATIONS: tuple[str, ...] = (
     # 1: the ledger, users and keys, the queue, schedules
@@ -143,6 +143,7 @@ class Database:
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            conn.execute("PRAGMA temp_store = MEMORY")
             # SQLite checkpoints every 1000 pages in the committing thread; a background
             # checkpointer was tried and dropped: PASSIVE checkpoints racing with writers never
             # let the WAL restart, so it grew without bound. Truncate it after checkpoints.
@@ -172,7 +173,7 @@ class Database:
         wait = getattr(self._local, "wait", None)
         asked = time.monotonic()
         if not self._write_lock.acquire(timeout=-1 if wait is None else max(0.0, wait)):
-            raise BackendUnavailable("database busy: another writer of this process holds it")
+            raise StorageBusy("database busy: another writer of this process holds it")
         try:
             if wait is not None:  # what is left of the wait goes to SQLite's busy handler
                 left = wait - (time.monotonic() - asked)
@@ -180,7 +181,7 @@ class Database:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                raise BackendUnavailable(f"database busy: {exc}") from exc
+                raise StorageBusy(f"database busy: {exc}") from exc
             self._local.depth = 1
             try:
                 yield conn
@@ -204,10 +205,18 @@ class Database:
             callback()
 
     @contextmanager
+    def write_scope(self, seconds: float) -> Iterator[None]:
+        """One write transaction around the block, begun within ``seconds``: the
+        :class:`~jobgate.ports.Backend` ``write_scope`` hook. When the lock cannot be had in
+        time, :class:`StorageBusy` is raised before the block runs."""
+        with self.waiting_at_most(seconds), self.tx():
+            yield
+
+    @contextmanager
     def waiting_at_most(self, seconds: float) -> Iterator[None]:
         """Write transactions begun in this thread inside the block wait at most ``seconds``
         for the write lock (this process's writers, then other processes' through SQLite's
-        busy timeout) before raising BackendUnavailable."""
+        busy timeout) before raising StorageBusy."""
         conn = self.connection()
         conn.execute(f"PRAGMA busy_timeout = {max(0, int(seconds * 1000))}")
         self._local.wait = seconds
