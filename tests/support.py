@@ -27,6 +27,7 @@ def running_worker(services: Services, **options: Any) -> Iterator[Worker]:
         grace_seconds=options.pop("grace_seconds", 5.0),
         prefetch=services.settings.worker_prefetch,
         batch_window=services.settings.worker_batch_window_ms / 1000,
+        group_commit=services.backend.inline_io,
     )
     assert not options, f"unknown options {options}"
     thread = threading.Thread(target=worker.run, daemon=True)

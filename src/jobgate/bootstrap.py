@@ -75,6 +75,8 @@ class Services:
             poll_wait_seconds=s.poll_wait_seconds,
             heartbeat_interval=s.heartbeat_interval,
             grace_seconds=s.shutdown_grace_seconds,
+            # settling many runs in one transaction only pays where atomic() is one (SQLite)
+            group_commit=self.backend.inline_io,
         )
 
     def housekeeper(self) -> Housekeeper:

@@ -207,6 +207,16 @@ class Executor:
         elif action.disposition is Disposition.BURY:
             self._b.dead_letters.bury(delivery)
 
+    def apply_many(self, actions: Sequence[tuple[Delivery, MessageAction]]) -> None:
+        """:meth:`apply` for several messages: their acknowledgements in one call."""
+        acks = [d.receipt for d, a in actions if a.disposition is Disposition.ACK]
+        with self._b.atomic():
+            if acks:
+                self._b.queue.ack(acks)
+            for delivery, action in actions:
+                if action.disposition is not Disposition.ACK:
+                    self.apply(delivery, action)
+
     def release(self, delivery: Delivery, delay: float) -> None:
         """Give a received message back (visible after ``delay``)."""
         # A stale receipt means a newer delivery exists; it will be decided on its own.

@@ -8,12 +8,14 @@ each), before it goes back to the queue, or after 10 runs. There is no separate 
 in Python, handing every job from thread to thread costs more than a no-op job itself
 (measured: a third of the throughput).
 
-* Settling is group commit: a finished run joins a shared list, settled in one transaction (a
-  savepoint each) with the others listed, by the thread that finds no settle under way. The
-  list is settled at once when it holds 10 runs or no claimed run waits to start, and else by a
-  flusher thread as soon as its oldest run finished ``batch_window`` ago. So no finished run
-  waits longer than about one batching window (a few milliseconds), and a ``kill -9`` re-runs
-  only handlers that were running or had just finished; under load the batches fill up.
+* Finished runs join a shared list, emptied at once when it holds 10 runs or no claimed run
+  waits to start, and else by a flusher thread as soon as its oldest run finished
+  ``batch_window`` ago. With ``group_commit`` (a backend whose ``atomic()`` is a transaction:
+  SQLite) the list is settled in one transaction, a savepoint each, messages included. Without
+  (network backends, where a batch would only serialise the writes) each thread settles its own
+  run at once, in parallel, and the list batches only the message acknowledgements. So no
+  finished run waits longer than about one batching window (a few milliseconds), and a
+  ``kill -9`` re-runs only handlers that were running or had just finished.
 * Capacity is ``concurrency + prefetch`` claimed runs per process; waiting runs are leased,
   and heartbeated like running ones, so a backlog never outlives its lease.
 * One monitor thread beats for every claimed run (lease + visibility, every
@@ -34,7 +36,7 @@ from collections.abc import Callable
 from jobgate.errors import JobGateError
 from jobgate.logs import get_logger
 from jobgate.ports import JobQueue
-from jobgate.services.attempt import Outcome, Run
+from jobgate.services.attempt import MessageAction, Outcome, Run
 from jobgate.services.execute import Executor, close_thread_loop
 
 _MAX_BATCH = 10  # SQS's receive maximum
@@ -53,6 +55,7 @@ class Worker:
         heartbeat_interval: float,
         grace_seconds: float,
         batch_window: float,
+        group_commit: bool,
         on_idle: Callable[[], None] | None = None,
     ) -> None:
         self._executor = executor
@@ -63,6 +66,7 @@ class Worker:
         self._beat_every = heartbeat_interval
         self._grace = grace_seconds
         self._batch_window = batch_window
+        self._group_commit = group_commit
         self._on_idle = on_idle
         self._stopping = threading.Event()
         self._stopped = threading.Event()  # run() has returned: the monitor ends too
@@ -72,7 +76,8 @@ class Worker:
         self._runs: dict[tuple[str, int], Run] = {}
         self._running: set[tuple[str, int]] = set()
         self._in_handler: set[int] = set()  # idents of threads running a handler right now
-        self._finished: list[tuple[Run, Outcome]] = []  # ran, not settled yet
+        # ran, not yet settled (group commit: action None) or not yet acted on
+        self._finished: list[tuple[Run, Outcome, MessageAction | None]] = []
         self._first_finished = 0.0  # monotonic time the oldest of them finished
         self._finished_added = threading.Condition(self._lock)  # wakes the flusher
         self._settling = threading.Lock()  # held by the thread that settles for everyone
@@ -135,11 +140,12 @@ class Worker:
                     if run is None:
                         continue
                 outcome = self._execute(run)
+                action = None if self._group_commit else self._executor.settle(run, outcome)
                 with self._lock:
                     if not self._finished:
                         self._first_finished = time.monotonic()
                         self._finished_added.notify()
-                    self._finished.append((run, outcome))
+                    self._finished.append((run, outcome, action))
                     now = len(self._finished) >= _SETTLE_EVERY or not self._backlog
                 if now:
                     self._settle_finished()
@@ -236,17 +242,22 @@ class Worker:
                 self._running.discard(run.key)
                 self._in_handler.discard(me)
 
-    def _settle(self, finished: list[tuple[Run, Outcome]]) -> None:
+    def _settle(self, finished: list[tuple[Run, Outcome, MessageAction | None]]) -> None:
         if not finished:
             return
+        unsettled = [(run, outcome) for run, outcome, action in finished if action is None]
+        settled = [(run.delivery, action) for run, _, action in finished if action is not None]
         try:
-            self._executor.finish_many(finished)
+            if unsettled:
+                self._executor.finish_many(unsettled)
+            if settled:
+                self._executor.apply_many(settled)
         except JobGateError as exc:
-            # The batch's transaction failed: its messages come back after their visibility
-            # timeout and the next delivery converges.
+            # The batch failed: its messages come back after their visibility timeout and the
+            # next delivery converges.
             self._log.error("settle_failed", error=str(exc), runs=len(finished))
         with self._lock:
-            for run, _ in finished:
+            for run, _, _ in finished:
                 self._runs.pop(run.key, None)
             self.processed += len(finished)
 
