@@ -1,4 +1,4 @@
-"""Shared fixtures: fresh settings and services per test, a controllable clock."""
+"""Shared fixtures: fresh settings and services per test, an AWS emulator."""
 
 from __future__ import annotations
 
@@ -17,19 +17,6 @@ from tests.apps import app as test_app
 logs.configure("warning")
 
 ADMIN_KEY = "jg_admin_test_key_0123456789abcdef"
-
-
-class Clock:
-    """A clock tests move by hand."""
-
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:

@@ -13,8 +13,9 @@ from jobgate.domain import transitions as verbs
 from jobgate.domain.ids import new_id
 from jobgate.domain.models import EventKind, Job, JobStatus
 from jobgate.services.schedules import SCHEDULER_OWNER, ScheduleService, tick_key
+from jobgate.testing.memory import ManualClock
 from tests.apps import app as test_app
-from tests.conftest import Clock, make_settings
+from tests.conftest import make_settings
 from tests.support import running_worker, wait_status
 
 
@@ -74,7 +75,9 @@ def test_job_whose_message_the_queue_dead_lettered_is_failed(tmp_path: Path) -> 
         services.close()
 
 
-def two_schedulers(tmp_path: Path, clock: Clock) -> tuple[list[Services], list[ScheduleService]]:
+def two_schedulers(
+    tmp_path: Path, clock: ManualClock
+) -> tuple[list[Services], list[ScheduleService]]:
     """Two independent stacks on one data folder (as two processes would be), one clock."""
     stacks = [
         bootstrap.build(make_settings(tmp_path / "shared"), test_app, clock=clock) for _ in range(2)
@@ -88,7 +91,7 @@ def scheduled_jobs(services: Services) -> list[Job]:
 
 
 def test_two_schedulers_over_one_clock_make_one_job_per_tick(tmp_path: Path) -> None:
-    clock = Clock(1_800_000_000.0)  # a whole minute
+    clock = ManualClock(1_800_000_000.0)  # a whole minute
     stacks, schedulers = two_schedulers(tmp_path, clock)
     try:
         for scheduler in schedulers:
@@ -119,7 +122,7 @@ def test_two_schedulers_over_one_clock_make_one_job_per_tick(tmp_path: Path) -> 
 
 
 def test_a_gap_enqueues_the_latest_tick_and_counts_the_missed_ones(tmp_path: Path) -> None:
-    clock = Clock(1_800_000_000.0)
+    clock = ManualClock(1_800_000_000.0)
     stacks, (scheduler, _) = two_schedulers(tmp_path, clock)
     try:
         scheduler.tick()

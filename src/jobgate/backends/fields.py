@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
-from jobgate.domain.models import BlobRef, Job, JobError, JobStatus, Progress
+from jobgate.domain.models import BlobRef, Job, JobError, JobStatus, Page, Progress
 from jobgate.errors import ValidationFailed
+
+T = TypeVar("T")
 
 JOB_FIELDS = (
     "job_id", "owner", "type", "status", "created_at", "updated_at", "payload", "payload_ref",
@@ -152,6 +154,14 @@ def job_from_fields(f: Mapping[str, Any]) -> Job:
         finished_at=_float(f.get("finished_at")),
         version=int(f["version"]),
     )
+
+
+def page_of(matching: Sequence[T], limit: int, position: Callable[[T], str]) -> Page[T]:
+    """The first ``limit`` of ``matching`` (which holds one more when another page exists), with
+    the cursor of the next page: the position of the page's last item."""
+    items = list(matching[:limit])
+    more = len(matching) > limit and bool(items)
+    return Page(items, encode_cursor(position(items[-1])) if more else None)
 
 
 def encode_cursor(value: str) -> str:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from jobgate.backends.fields import check_key, decode_cursor, encode_cursor
+from jobgate.backends.fields import check_key, decode_cursor, page_of
 from jobgate.domain.ids import new_id
 from jobgate.domain.models import (
     ApiKey,
@@ -171,9 +171,7 @@ class MemoryJobStore:
             and (job_type is None or j.type == job_type)
             and (before is None or j.job_id < before)
         ]
-        page = matching[:limit]
-        more = len(matching) > limit
-        return Page(page, encode_cursor(page[-1].job_id) if more and page else None)
+        return page_of(matching, limit, lambda job: job.job_id)
 
     def transition(self, transition: Transition) -> Job:
         job = transition.job
@@ -233,9 +231,7 @@ class MemoryUserStore:
         with self._s.lock:
             users = sorted(self._s.state.users.values(), key=lambda u: u.user_id)
         matching = [u for u in users if u.user_id > after]
-        page = matching[:limit]
-        more = len(matching) > limit
-        return Page(page, encode_cursor(page[-1].user_id) if more else None)
+        return page_of(matching, limit, lambda user: user.user_id)
 
     def add_key(self, key: ApiKey) -> None:
         with self._s.lock:

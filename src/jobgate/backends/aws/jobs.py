@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobgate.backends.aws.errors import ConditionFailed, translated
 from jobgate.backends.aws.items import from_item, to_attr, to_item
-from jobgate.backends.fields import change_fields, decode_cursor, dumps, encode_cursor, job_fields
+from jobgate.backends.fields import change_fields, decode_cursor, dumps, job_fields, page_of
 from jobgate.backends.fields import job_from_fields as _job_from_fields
 from jobgate.domain.models import EventKind, Job, JobEvent, JobStatus, Page
 from jobgate.domain.transitions import Transition
@@ -219,9 +219,7 @@ class DynamoJobStore:
                     matching.append(job)
             if len(matching) > limit:
                 break
-        page = matching[:limit]
-        more = len(matching) > limit
-        return Page(page, encode_cursor(page[-1].job_id) if more and page else None)
+        return page_of(matching, limit, lambda job: job.job_id)
 
     def _owner_ids(self, owner: str, before: str | None) -> Iterator[str]:
         condition = "#owner = :owner" + (" AND job_id < :before" if before else "")

@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from jobgate.backends.fields import page_of
 from jobgate.backends.local import codec
 from jobgate.backends.local.db import Database
 from jobgate.domain.models import (
@@ -106,9 +107,7 @@ class SqliteJobStore:
             )
             .fetchall()
         )
-        jobs = [codec.row_to_job(r) for r in rows[:limit]]
-        next_cursor = codec.encode_cursor(jobs[-1].job_id) if len(rows) > limit else None
-        return Page(jobs, next_cursor)
+        return page_of([codec.row_to_job(r) for r in rows], limit, lambda job: job.job_id)
 
     def transition(self, transition: Transition) -> Job:
         job = transition.job
@@ -221,8 +220,7 @@ class SqliteUserStore:
             )
             .fetchall()
         )
-        users = [User(*r) for r in rows[:limit]]
-        return Page(users, codec.encode_cursor(users[-1].user_id) if len(rows) > limit else None)
+        return page_of([User(*r) for r in rows], limit, lambda user: user.user_id)
 
     def add_key(self, key: ApiKey) -> None:
         with self._db.tx() as conn:
