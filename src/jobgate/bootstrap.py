@@ -32,7 +32,9 @@ from jobgate.settings import Settings
 
 if TYPE_CHECKING:
     from jobgate.aws_settings import AwsSettings
+    from jobgate.services.notify import NotifySettings, SubscriptionService
     from jobgate.worker.lambda_worker import CronHandler, LambdaWorker
+    from jobgate.worker.notifier import Notifier
     from jobgate.worker.runner import Worker
     from jobgate.worker.scheduler import Housekeeper
 
@@ -105,6 +107,53 @@ class Services:
             self.executor(worker_id),
             margin_seconds=s.lambda_settle_margin_seconds,
             min_start_seconds=s.lambda_min_start_seconds,
+        )
+
+    def notify_settings(self) -> NotifySettings:
+        from jobgate.domain.addresses import Allowed
+        from jobgate.services.notify import NotifySettings
+
+        s = self.settings
+        return NotifySettings(
+            allowed=Allowed.parse(s.webhook_allowed_hosts),
+            require_https=s.webhook_require_https,
+            retry_schedule=tuple(s.webhook_retry_schedule),
+            disable_after_seconds=s.webhook_disable_after_days * 86400,
+            rotation_overlap_seconds=s.webhook_secret_overlap_seconds,
+            public_url=s.public_url or f"http://{s.host}:{s.port}",
+        )
+
+    def subscriptions(self) -> SubscriptionService:
+        from jobgate.services.notify import SubscriptionService
+
+        return SubscriptionService(self.backend, self.notify_settings(), self.clock)
+
+    def notifier(self) -> Notifier | None:
+        """Dispatch and delivery of notices (None where the backend keeps none)."""
+        if self.backend.notices is None:
+            return None
+        from jobgate.senders.mail import OutboxMailSender, SmtpMailSender
+        from jobgate.senders.webhook import HttpWebhookSender
+        from jobgate.services.notify import Deliverer, Dispatcher, MailSender
+        from jobgate.worker.notifier import Notifier
+
+        s, notify = self.settings, self.notify_settings()
+        mail: MailSender | None = None
+        if s.smtp_url is not None:
+            mail = SmtpMailSender(s.smtp_url.get_secret_value(), s.mail_from)
+        elif self.backend.mail_outbox is not None:
+            mail = OutboxMailSender(self.backend.mail_outbox, self.clock)
+        webhooks = HttpWebhookSender(
+            notify.allowed,
+            connect_timeout=s.webhook_connect_timeout_seconds,
+            read_timeout=s.webhook_read_timeout_seconds,
+        )
+        deliverer = Deliverer(self.backend, self.jobs, notify, webhooks, mail, self.clock)
+        return Notifier(
+            Dispatcher(self.backend, self.clock),
+            deliverer,
+            concurrency=s.notify_concurrency,
+            idle_wait=s.notify_poll_seconds,
         )
 
     def cron(self) -> CronHandler:

@@ -20,6 +20,7 @@ their edge, and the HTTP layer maps them to ``application/problem+json`` in exac
     ├── TransitionConflict                compare-and-set on a job lost (carries the current job)
     │   └── LeaseLost                     this worker's attempt is no longer the job's current one
     ├── StaleReceipt                      queue receipt no longer current (message re-delivered)
+    ├── NotAvailable                      501  this deployment does not offer the feature
     ├── BackendUnavailable                503  storage or queue temporarily unreachable
     │   └── StorageBusy                   503  the write lock was not had in time
     ├── ConfigurationError                start-up: settings missing or wrong
@@ -127,6 +128,13 @@ class StaleReceipt(JobGateError):
 
     status = 409
     title = "Stale queue receipt"
+
+
+class NotAvailable(JobGateError):
+    """The feature exists, but not on this deployment (e.g. its backend has no store for it)."""
+
+    status = 501
+    title = "Not available here"
 
 
 class BackendUnavailable(JobGateError):

@@ -26,6 +26,7 @@ from jobgate.domain.models import (
     ScheduleState,
     User,
 )
+from jobgate.domain.notices import NoticeDelivery, Subscription
 from jobgate.domain.transitions import Transition
 
 
@@ -209,6 +210,67 @@ class SignedBlobServer(Protocol):
         ...
 
 
+class SubscriptionStore(Protocol):
+    """Who hears about jobs: notification subscriptions, per owner."""
+
+    def add_subscription(self, subscription: Subscription) -> None: ...
+
+    def get_subscription(self, sub_id: str) -> Subscription | None: ...
+
+    def subscriptions(self, owner: str | None = None) -> list[Subscription]:
+        """An owner's subscriptions (``None``: everyone's), oldest first."""
+        ...
+
+    def save_subscription(self, subscription: Subscription) -> None:
+        """Store a changed subscription (status, secrets, failure marks)."""
+        ...
+
+    def delete_subscription(self, sub_id: str) -> bool:
+        """Remove it and its pending deliveries; False when there was none."""
+        ...
+
+
+class DeliveryStore(Protocol):
+    """Notices on their way to subscribers: an outbox with retries.
+
+    Deliveries are made from the job history by the dispatcher (``feed``: the events after a
+    cursor, and the cursor moving on together with the deliveries it made, atomically), so an
+    event committed is delivered even when a process dies right after the commit; a delivery
+    is claimed for a short lease before it is sent, so two senders never send it at once.
+    """
+
+    def dispatch(
+        self, cursor_name: str, make: Callable[[list[JobEvent]], list[NoticeDelivery]], limit: int
+    ) -> int:
+        """Read up to ``limit`` events after the cursor, store the deliveries ``make`` makes of
+        them (a delivery id already stored is kept as it is) and move the cursor past them, in
+        one atomic step. Returns how many events were read (0: nothing new)."""
+        ...
+
+    def claim_due(self, now: float, limit: int, lease_seconds: float) -> list[NoticeDelivery]:
+        """Pending deliveries due by ``now``, each pushed ``lease_seconds`` into the future so
+        no other sender takes it meanwhile."""
+        ...
+
+    def save_delivery(self, delivery: NoticeDelivery) -> None: ...
+
+    def get_delivery(self, delivery_id: str) -> NoticeDelivery | None: ...
+
+    def deliveries(self, sub_id: str, limit: int = 100) -> list[NoticeDelivery]:
+        """A subscription's deliveries, newest first."""
+        ...
+
+
+class MailOutbox(Protocol):
+    """Where email goes when no SMTP server is configured (local backend): ``jobgate outbox``."""
+
+    def send(self, recipient: str, subject: str, text: str, at: float) -> None: ...
+
+    def read(self, limit: int = 50) -> list[tuple[float, str, str, str]]:
+        """The newest messages first: (time, recipient, subject, body)."""
+        ...
+
+
 class ScheduleStore(Protocol):
     """Where each schedule stands, shared by every scheduler process."""
 
@@ -240,6 +302,10 @@ class Backend:
     atomic: Callable[[], AbstractContextManager[None]]
     close: Callable[[], None]
     blob_server: SignedBlobServer | None = None
+    # Notifications (None: this backend has no notification stores yet, and the API says so)
+    subscriptions: SubscriptionStore | None = None
+    notices: DeliveryStore | None = None
+    mail_outbox: MailOutbox | None = None
     # One write transaction around the block, begun within the given seconds, else StorageBusy
     # before the block runs (local: SQLite's write lock); a no-op where writes take no lock.
     write_scope: Callable[[float], AbstractContextManager[None]] = lambda _seconds: nullcontext()

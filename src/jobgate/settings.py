@@ -74,11 +74,40 @@ class Settings(BaseSettings):
         None, gt=0, description="The worker Lambda's timeout (set by Terraform; checked at start)."
     )
 
-    @field_validator("cors_origins", mode="before")
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts and CIDRs webhooks may reach although not public (e.g. 127.0.0.1).",
+    )
+    webhook_require_https: bool = Field(True, description="Refuse http:// webhook URLs.")
+    webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0],
+        description="Seconds before each webhook attempt (comma-separated).",
+    )
+    webhook_connect_timeout_seconds: float = Field(5.0, gt=0)
+    webhook_read_timeout_seconds: float = Field(10.0, gt=0)
+    webhook_disable_after_days: float = Field(
+        5.0, gt=0, description="Disable a subscription whose deliveries fail this long."
+    )
+    webhook_secret_overlap_seconds: float = Field(
+        86400.0, ge=0, description="A rotated secret keeps signing this long beside the new one."
+    )
+    notify_concurrency: int = Field(8, ge=1, le=64, description="Sender threads for notices.")
+    notify_poll_seconds: float = Field(0.05, gt=0, le=5, description="Notifier idle wait.")
+    smtp_url: SecretStr | None = Field(None, description="smtp://user:pass@host:port for email.")
+    mail_from: str = Field("jobgate@localhost", description="Sender of notice emails.")
+
+    @field_validator("cors_origins", "webhook_allowed_hosts", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str) and not value.startswith("["):
             return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: object) -> object:
+        if isinstance(value, str) and not value.startswith("["):
+            return [float(v) for v in value.split(",") if v.strip()]
         return value
 
     @property

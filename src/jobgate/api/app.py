@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jobgate import __version__
-from jobgate.api import problems, routes_admin, routes_jobs, routes_users
+from jobgate.api import problems, routes_admin, routes_jobs, routes_notify, routes_users
 from jobgate.api.body import BodyLimit
 from jobgate.api.deps import Runner, document_security
 from jobgate.bootstrap import Services
@@ -127,6 +127,9 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(routes_jobs.build_seed_router(services, runner))
     app.include_router(routes_users.build_router(services, runner))
     app.include_router(routes_admin.build_router(services, runner))
+    notify = routes_notify.build_router(services, runner)
+    app.include_router(notify)
+    app.include_router(notify, prefix="/api", tags=["seed aliases"])  # seed 003's paths
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema
 
 from jobgate.domain.models import Job, JobEvent, JobStatus, User
+from jobgate.domain.notices import NoticeDelivery, Subscription
 
 _TYPE_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
 
@@ -269,3 +270,122 @@ class ScheduleOut(BaseModel):
     last_tick: str | None
     next_tick: str | None
     missed: int
+
+
+# -- notifications -------------------------------------------------------------------------------
+
+_NOTICE_TYPES = (
+    "job.queued, job.started, job.retry_scheduled, job.completed, job.failed, "
+    "job.cancelled, job.progress"
+)
+
+
+class _Subscribe(_Strict):
+    event_types: list[str] | None = Field(
+        None,
+        max_length=10,
+        description=f"Notices to hear (default: all but progress): {_NOTICE_TYPES}.",
+    )
+    job_types: list[str] | None = Field(
+        None, max_length=100, description="Only these job types (default: every type)."
+    )
+    include_payload: bool = Field(False, description="Put the job's payload in each notice.")
+
+
+class SubscribeWebhook(_Subscribe):
+    """``POST /notifications/subscribe/webhook``."""
+
+    url: str = Field(max_length=2048, description="https URL that receives signed POSTs.")
+
+
+class SubscribeEmail(_Subscribe):
+    """``POST /notifications/subscribe/email``."""
+
+    email: str = Field(max_length=320)
+
+
+class SubscribeSms(_Subscribe):
+    """``POST /notifications/subscribe/sms``."""
+
+    phone_number: str = Field(max_length=16, description="E.164, e.g. +14155550100.")
+
+
+class Unsubscribe(_Strict):
+    """``DELETE /notifications/unsubscribe`` (seed 003 shape)."""
+
+    id: str = Field(max_length=64)
+
+
+class SubscriptionOut(BaseModel):
+    id: str
+    channel: str
+    url: str | None = None
+    email: str | None = None
+    phone_number: str | None = None
+    event_types: list[str]
+    job_types: list[str] | None
+    include_payload: bool
+    status: str
+    created_at: str
+    disabled_reason: str | None = None
+
+    @classmethod
+    def of(cls, sub: Subscription) -> SubscriptionOut:
+        target = {"webhook": "url", "email": "email", "sms": "phone_number"}[sub.channel.value]
+        return cls(
+            id=sub.sub_id,
+            channel=sub.channel.value,
+            event_types=sorted(sub.event_types),
+            job_types=None if sub.job_types is None else sorted(sub.job_types),
+            include_payload=sub.include_payload,
+            status=sub.status.value,
+            created_at=iso(sub.created_at) or "",
+            disabled_reason=sub.disabled_reason,
+            **{target: sub.target},
+        )
+
+
+class SubscriptionCreated(SubscriptionOut):
+    secret: str | None = Field(
+        None, description="Webhooks: the whsec_ signing secret. Shown this once."
+    )
+
+
+class SubscriptionList(BaseModel):
+    subscriptions: list[SubscriptionOut]
+
+
+class SecretRotated(BaseModel):
+    id: str
+    secret: str = Field(description="The new signing secret, shown this once.")
+    previous_valid_until: str | None = Field(
+        description="Until then, notices carry a signature by the previous secret too."
+    )
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    event_id: str
+    type: str
+    job_id: str
+    status: str
+    attempts: int
+    response_code: int | None
+    last_error: str | None
+    next_attempt_at: str | None
+    created_at: str
+    delivered_at: str | None
+
+    @classmethod
+    def of(cls, d: NoticeDelivery) -> DeliveryOut:
+        return cls(
+            id=d.delivery_id, event_id=d.event_id, type=d.notice.value, job_id=d.job_id,
+            status=d.status.value, attempts=d.attempts, response_code=d.response_code,
+            last_error=d.last_error,
+            next_attempt_at=iso(d.next_attempt_at) if d.status.value == "pending" else None,
+            created_at=iso(d.created_at) or "", delivered_at=iso(d.delivered_at),
+        )  # fmt: skip
+
+
+class DeliveryList(BaseModel):
+    deliveries: list[DeliveryOut]

@@ -73,6 +73,10 @@ def _start_worker(services: Any) -> tuple[Any, threading.Thread, Any]:
     worker = services.worker()
     housekeeper = services.housekeeper()
     housekeeper.start()
+    notifier = services.notifier()
+    if notifier is not None:
+        notifier.start()
+        housekeeper.also_stop(notifier)
     thread = threading.Thread(target=worker.run, name="jobgate-poll", daemon=True)
     thread.start()
     return worker, thread, housekeeper

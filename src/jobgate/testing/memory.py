@@ -39,6 +39,7 @@ from jobgate.domain.models import (
     ScheduleState,
     User,
 )
+from jobgate.domain.notices import DeliveryStatus, NoticeDelivery, Subscription
 from jobgate.domain.transitions import Transition
 from jobgate.errors import Conflict, NotFound, StaleReceipt, TransitionConflict
 from jobgate.ports import Backend
@@ -89,6 +90,11 @@ class _State:
     messages: dict[str, _Message] = field(default_factory=dict)
     blobs: dict[str, tuple[bytes, BlobRef]] = field(default_factory=dict)
     schedules: dict[str, ScheduleState] = field(default_factory=dict)
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    deliveries: dict[str, NoticeDelivery] = field(default_factory=dict)
+    cursors: dict[str, int] = field(default_factory=dict)  # position in ``history``
+    history: list[JobEvent] = field(default_factory=list)  # every event, in commit order
+    mail: list[tuple[float, str, str, str]] = field(default_factory=list)
 
 
 class _Store:
@@ -129,6 +135,7 @@ class MemoryJobStore:
                 state.keys[(job.owner, job.idempotency_key)] = job.job_id
             state.jobs[job.job_id] = job
             state.events[job.job_id] = [event]
+            state.history.append(event)
             return job, True
 
     def withdraw(self, job: Job) -> None:
@@ -187,6 +194,7 @@ class MemoryJobStore:
             state.jobs[job.job_id] = after
             if transition.event is not None:
                 state.events.setdefault(job.job_id, []).append(transition.event)
+                state.history.append(transition.event)
             return after
 
     def events(self, job_id: str, limit: int = 200) -> list[JobEvent]:
@@ -410,6 +418,101 @@ class MemoryBlobStore:
         return f"memory://blobs/{check_key(key)}?expires={expires}"
 
 
+class MemoryNoticeStore:
+    """:class:`~jobgate.ports.SubscriptionStore` and :class:`~jobgate.ports.DeliveryStore`."""
+
+    def __init__(self, store: _Store) -> None:
+        self._s = store
+
+    def add_subscription(self, subscription: Subscription) -> None:
+        with self._s.lock:
+            self._s.state.subscriptions[subscription.sub_id] = subscription
+
+    def get_subscription(self, sub_id: str) -> Subscription | None:
+        with self._s.lock:
+            return self._s.state.subscriptions.get(sub_id)
+
+    def subscriptions(self, owner: str | None = None) -> list[Subscription]:
+        with self._s.lock:
+            subs = list(self._s.state.subscriptions.values())
+        return sorted(
+            (s for s in subs if owner is None or s.owner == owner), key=lambda s: s.created_at
+        )
+
+    def save_subscription(self, subscription: Subscription) -> None:
+        self.add_subscription(subscription)
+
+    def delete_subscription(self, sub_id: str) -> bool:
+        with self._s.lock:
+            state = self._s.state
+            gone = state.subscriptions.pop(sub_id, None) is not None
+            for key, d in list(state.deliveries.items()):
+                if d.sub_id == sub_id and d.status is DeliveryStatus.PENDING:
+                    del state.deliveries[key]
+            return gone
+
+    def dispatch(
+        self, cursor_name: str, make: Callable[[list[JobEvent]], list[NoticeDelivery]], limit: int
+    ) -> int:
+        with self._s.atomic():
+            state = self._s.state
+            position = state.cursors.setdefault(cursor_name, len(state.history))
+            events = state.history[position : position + limit]
+            if not events:
+                return 0
+            for delivery in make(events):
+                state.deliveries.setdefault(delivery.delivery_id, delivery)
+            state.cursors[cursor_name] = position + len(events)
+            return len(events)
+
+    def start_cursor(self, name: str) -> None:
+        with self._s.lock:
+            self._s.state.cursors.setdefault(name, len(self._s.state.history))
+
+    def claim_due(self, now: float, limit: int, lease_seconds: float) -> list[NoticeDelivery]:
+        with self._s.lock:
+            state = self._s.state
+            due = sorted(
+                (
+                    d
+                    for d in state.deliveries.values()
+                    if d.status is DeliveryStatus.PENDING
+                    and d.next_attempt_at is not None
+                    and d.next_attempt_at <= now
+                ),
+                key=lambda d: d.next_attempt_at or 0,
+            )[:limit]
+            for d in due:
+                state.deliveries[d.delivery_id] = replace(d, next_attempt_at=now + lease_seconds)
+            return due
+
+    def save_delivery(self, delivery: NoticeDelivery) -> None:
+        with self._s.lock:
+            self._s.state.deliveries[delivery.delivery_id] = delivery
+
+    def get_delivery(self, delivery_id: str) -> NoticeDelivery | None:
+        with self._s.lock:
+            return self._s.state.deliveries.get(delivery_id)
+
+    def deliveries(self, sub_id: str, limit: int = 100) -> list[NoticeDelivery]:
+        with self._s.lock:
+            mine = [d for d in self._s.state.deliveries.values() if d.sub_id == sub_id]
+        return sorted(mine, key=lambda d: (d.created_at, d.delivery_id), reverse=True)[:limit]
+
+
+class MemoryMailOutbox:
+    def __init__(self, store: _Store) -> None:
+        self._s = store
+
+    def send(self, recipient: str, subject: str, text: str, at: float) -> None:
+        with self._s.lock:
+            self._s.state.mail.append((at, recipient, subject, text))
+
+    def read(self, limit: int = 50) -> list[tuple[float, str, str, str]]:
+        with self._s.lock:
+            return list(reversed(self._s.state.mail))[:limit]
+
+
 class MemoryScheduleStore:
     def __init__(self, store: _Store) -> None:
         self._s = store
@@ -438,6 +541,7 @@ def memory_backend(
     """A fresh in-memory backend whose times all come from ``clock``."""
     store = _Store(clock)
     queue = MemoryQueue(store, max_receives)
+    notices = MemoryNoticeStore(store)
     return Backend(
         name="memory",
         jobs=MemoryJobStore(store, event_retention_seconds),
@@ -449,4 +553,7 @@ def memory_backend(
         atomic=store.atomic,
         close=lambda: None,
         inline_io=True,
+        subscriptions=notices,
+        notices=notices,
+        mail_outbox=MemoryMailOutbox(store),
     )

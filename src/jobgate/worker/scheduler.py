@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from jobgate.errors import JobGateError
 from jobgate.logs import get_logger
@@ -32,13 +33,20 @@ class Housekeeper:
         self._reconcile_every = reconcile_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._others: list[Any] = []
         self._log = get_logger(component="housekeeper")
+
+    def also_stop(self, other: Any) -> None:
+        """Stop ``other`` (anything with ``stop()``) when this stops."""
+        self._others.append(other)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="jobgate-housekeeper", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        for other in self._others:
+            other.stop()
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -7,6 +7,7 @@ from pathlib import Path
 from jobgate.backends.local.blobs import FileBlobStore, UrlSigner
 from jobgate.backends.local.db import Database
 from jobgate.backends.local.ledger import SqliteJobStore, SqliteScheduleStore, SqliteUserStore
+from jobgate.backends.local.notices import SqliteMailOutbox, SqliteNoticeStore
 from jobgate.backends.local.queue import SqliteQueue
 from jobgate.ports import Backend
 
@@ -31,6 +32,7 @@ def build_local_backend(
         dlq_retention_seconds=dlq_retention_seconds,
     )
     blobs = FileBlobStore(data_dir / "blobs", UrlSigner(signing_secret))
+    notices = SqliteNoticeStore(db)
     return Backend(
         name="local",
         jobs=SqliteJobStore(db, event_retention_seconds),
@@ -39,6 +41,9 @@ def build_local_backend(
         dead_letters=queue,
         blobs=blobs,
         schedules=SqliteScheduleStore(db),
+        subscriptions=notices,
+        notices=notices,
+        mail_outbox=SqliteMailOutbox(db),
         atomic=db.atomic,
         close=db.close,
         blob_server=blobs,

@@ -110,6 +110,34 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE job_events ADD COLUMN owner TEXT NOT NULL DEFAULT '';
     ALTER TABLE job_events ADD COLUMN job_type TEXT NOT NULL DEFAULT '';
     """,
+    # 4: notifications: subscriptions, the delivery outbox and its cursor, the mail outbox
+    """
+    CREATE TABLE subscriptions (
+        sub_id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX subscriptions_owner ON subscriptions(owner, created_at);
+    CREATE TABLE deliveries (
+        delivery_id TEXT PRIMARY KEY,
+        sub_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        next_attempt_at REAL,
+        created_at REAL NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
+    CREATE INDEX deliveries_sub ON deliveries(sub_id, created_at);
+    CREATE TABLE cursors (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
+    CREATE TABLE mail_outbox (
+        seq INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        recipient TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    """,
 )
 
 

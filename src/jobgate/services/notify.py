@@ -1,0 +1,399 @@
+"""Notifications: subscriptions, turning committed events into deliveries, and sending them.
+
+    job history (committed with each transition)
+      └─► Dispatcher: events after its cursor → one delivery per listening subscription
+            (deliveries and the cursor move in one atomic step: none lost, none made twice)
+      └─► Deliverer: due deliveries → webhook (signed) / email → delivered | retry | failed
+
+Deliveries run apart from job execution (their own thread pool), so a slow or failing receiver
+never delays or changes a job's outcome. A notice keeps its event's id through every retry, so
+receivers drop duplicates by ``webhook-id``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from jobgate.domain import notices as n
+from jobgate.domain.addresses import Allowed, literal, refusal
+from jobgate.domain.ids import new_id
+from jobgate.domain.models import Job, JobEvent, JobStatus
+from jobgate.domain.notices import (
+    Channel,
+    DeliveryStatus,
+    NoticeDelivery,
+    NoticeType,
+    Secret,
+    Subscription,
+    SubscriptionStatus,
+)
+from jobgate.errors import NotFound, ValidationFailed
+from jobgate.logs import get_logger
+from jobgate.ports import Backend, DeliveryStore, SubscriptionStore
+from jobgate.services.jobs import JobService
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+CURSOR = "notifications"
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """The notification settings the services need (from :class:`~jobgate.settings.Settings`)."""
+
+    allowed: Allowed
+    require_https: bool
+    retry_schedule: tuple[float, ...]
+    disable_after_seconds: float
+    rotation_overlap_seconds: float
+    public_url: str | None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What a send came to: an HTTP status (webhooks), or an error before any answer."""
+
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+
+
+class WebhookSender(Protocol):
+    def post(self, url: str, headers: dict[str, str], body: str) -> SendResult: ...
+
+
+class MailSender(Protocol):
+    def send(self, recipient: str, subject: str, text: str) -> SendResult: ...
+
+
+def _stores(backend: Backend) -> tuple[SubscriptionStore, DeliveryStore]:
+    if backend.subscriptions is None or backend.notices is None:
+        raise NotImplementedError(f"the {backend.name} backend keeps no notifications yet")
+    return backend.subscriptions, backend.notices
+
+
+class Unsupported(ValidationFailed):
+    """A notification channel this deployment cannot serve (SMS without SNS)."""
+
+
+class SubscriptionService:
+    """The subscriptions API's policy. Another owner's subscription is reported as missing."""
+
+    def __init__(
+        self, backend: Backend, settings: NotifySettings, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._b = backend
+        self._settings = settings
+        self._clock = clock
+
+    @property
+    def available(self) -> bool:
+        return self._b.subscriptions is not None and self._b.notices is not None
+
+    def subscribe(
+        self,
+        owner: str,
+        channel: Channel,
+        target: str,
+        event_types: Sequence[str] | None = None,
+        job_types: Sequence[str] | None = None,
+        include_payload: bool = False,
+    ) -> Subscription:
+        """Validate and store a subscription; a webhook's gets its first secret."""
+        subs, _ = _stores(self._b)
+        types = self._event_types(event_types)
+        target = self._target(channel, target)
+        now = self._clock()
+        subscription = Subscription(
+            sub_id=new_id(now),
+            owner=owner,
+            channel=channel,
+            target=target,
+            event_types=types,
+            job_types=None if job_types is None else frozenset(job_types),
+            created_at=now,
+            secrets=(Secret(n.new_secret()),) if channel is Channel.WEBHOOK else (),
+            include_payload=include_payload,
+        )
+        subs.add_subscription(subscription)
+        return subscription
+
+    @staticmethod
+    def _event_types(names: Sequence[str] | None) -> frozenset[NoticeType]:
+        if names is None:
+            return n.DEFAULT_TYPES
+        known = {t.value: t for t in NoticeType}
+        unknown = sorted(set(names) - set(known))
+        if unknown:
+            raise ValidationFailed(
+                f"unknown event type(s) {', '.join(map(repr, unknown))}: use "
+                + ", ".join(sorted(known))
+            )
+        if not names:
+            raise ValidationFailed("event_types may not be empty: leave it out for all of them")
+        return frozenset(known[name] for name in names)
+
+    def _target(self, channel: Channel, target: str) -> str:
+        if channel is Channel.WEBHOOK:
+            return self.check_url(target)
+        if channel is Channel.EMAIL:
+            from jobgate.api.schemas import valid_email
+
+            try:
+                return valid_email(target)
+            except ValueError as exc:
+                raise ValidationFailed(str(exc)) from None
+        if not E164.match(target):
+            raise ValidationFailed("phone_number must be E.164: '+' and 7 to 15 digits")
+        raise Unsupported(
+            "SMS notifications need the aws backend (they are sent by SNS); "
+            "use a webhook or email here"
+        )
+
+    def check_url(self, url: str) -> str:
+        """A webhook URL: http(s), a host, no credentials; https unless allowed otherwise; an
+        address literal must be one a delivery may reach (names are checked at delivery)."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise ValidationFailed(f"url is not a valid URL: {exc}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValidationFailed("url must be an absolute http(s) URL with a host")
+        if parts.scheme == "http" and self._settings.require_https:
+            raise ValidationFailed(
+                "url must use https (JOBGATE_WEBHOOK_REQUIRE_HTTPS=false allows http)"
+            )
+        if parts.username or parts.password:
+            raise ValidationFailed("url may not carry credentials")
+        host = parts.hostname
+        ip = literal(host)
+        allowed = self._settings.allowed
+        if ip is not None and not allowed.host(host):
+            why = refusal(ip, allowed)
+            if why:
+                raise ValidationFailed(f"url points at an address webhooks may not reach: {why}")
+        del port
+        return url
+
+    def all(self, owner: str | None) -> list[Subscription]:
+        subs, _ = _stores(self._b)
+        return subs.subscriptions(owner)
+
+    def get(self, owner: str | None, sub_id: str) -> Subscription:
+        subs, _ = _stores(self._b)
+        found = subs.get_subscription(sub_id)
+        if found is None or (owner is not None and found.owner != owner):
+            raise NotFound(f"no subscription {sub_id!r}")
+        return found
+
+    def delete(self, owner: str | None, sub_id: str) -> None:
+        subs, _ = _stores(self._b)
+        self.get(owner, sub_id)
+        subs.delete_subscription(sub_id)
+
+    def rotate_secret(self, owner: str | None, sub_id: str) -> Subscription:
+        """A new secret; the old ones keep signing (beside it) for the overlap window."""
+        subs, _ = _stores(self._b)
+        sub = self.get(owner, sub_id)
+        if sub.channel is not Channel.WEBHOOK:
+            raise ValidationFailed("only webhook subscriptions have a signing secret")
+        now = self._clock()
+        until = now + self._settings.rotation_overlap_seconds
+        kept = tuple(
+            replace(s, expires_at=min(s.expires_at or until, until))
+            for s in sub.secrets
+            if s.expires_at is None or s.expires_at > now
+        )
+        rotated = replace(sub, secrets=(Secret(n.new_secret()), *kept))
+        subs.save_subscription(rotated)
+        return rotated
+
+    def deliveries(self, owner: str | None, sub_id: str, limit: int = 50) -> list[NoticeDelivery]:
+        _, store = _stores(self._b)
+        self.get(owner, sub_id)
+        return store.deliveries(sub_id, limit)
+
+    def replay(self, owner: str | None, sub_id: str, delivery_id: str) -> NoticeDelivery:
+        """Send a delivery again (as soon as a sender is free), whatever came of it before."""
+        _, store = _stores(self._b)
+        self.get(owner, sub_id)
+        found = store.get_delivery(delivery_id)
+        if found is None or found.sub_id != sub_id:
+            raise NotFound(f"no delivery {delivery_id!r} for subscription {sub_id!r}")
+        again = replace(
+            found, status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=self._clock()
+        )
+        store.save_delivery(again)
+        return again
+
+
+class Dispatcher:
+    """Turns committed job events into deliveries (crash-safe: see the module docstring)."""
+
+    def __init__(self, backend: Backend, clock: Callable[[], float] = time.time) -> None:
+        self._subs, self._store = _stores(backend)
+        self._clock = clock
+
+    def run_once(self, limit: int = 500) -> int:
+        """Make the deliveries of up to ``limit`` new events; how many events were read."""
+
+        def make(events: list[JobEvent]) -> list[NoticeDelivery]:
+            by_owner: dict[str, list[Subscription]] = defaultdict(list)
+            for sub in self._subs.subscriptions():
+                by_owner[sub.owner].append(sub)
+            now = self._clock()
+            every = by_owner[n.EVERY_OWNER]
+            return [
+                d for e in events for d in n.deliveries_for(e, [*by_owner[e.owner], *every], now)
+            ]
+
+        return self._store.dispatch(CURSOR, make, limit)
+
+
+class Deliverer:
+    """Sends due deliveries: signs webhooks, retries on the schedule, disables dead receivers."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        jobs: JobService,
+        settings: NotifySettings,
+        webhooks: WebhookSender,
+        mail: MailSender | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._subs, self._store = _stores(backend)
+        self._jobs = jobs
+        self._settings = settings
+        self._webhooks = webhooks
+        self._mail = mail
+        self._clock = clock
+        self._log = get_logger(component="notifier")
+
+    def due(self, limit: int, lease_seconds: float = 60.0) -> list[NoticeDelivery]:
+        return self._store.claim_due(self._clock(), limit, lease_seconds)
+
+    def deliver(self, delivery: NoticeDelivery) -> NoticeDelivery:
+        """One attempt at ``delivery``; stores and returns what came of it. Never raises."""
+        sub = self._subs.get_subscription(delivery.sub_id)
+        now = self._clock()
+        if sub is None or sub.status is not SubscriptionStatus.ACTIVE:
+            why = "subscription deleted" if sub is None else f"subscription {sub.status.value}"
+            done = replace(delivery, status=DeliveryStatus.FAILED, last_error=why)
+            self._store.save_delivery(done)
+            return done
+        try:
+            result = self._send(sub, delivery, now)
+        except Exception as exc:  # a sender must never take the notifier down
+            result = SendResult(False, error=f"{type(exc).__name__}: {exc}")
+        outcome = self._record(sub, delivery, result, now)
+        self._store.save_delivery(outcome)
+        log = self._log.bind(delivery_id=delivery.delivery_id, owner=delivery.owner)
+        log.info(
+            "notice_sent" if result.ok else "notice_failed",
+            channel=sub.channel.value,
+            notice=delivery.notice.value,
+            status=result.status,
+            error=result.error,
+            attempt=outcome.attempts,
+        )
+        return outcome
+
+    def _send(self, sub: Subscription, delivery: NoticeDelivery, now: float) -> SendResult:
+        data = self.data(sub, delivery)
+        if sub.channel is Channel.WEBHOOK:
+            text = n.body(delivery.notice, delivery.created_at, data)
+            headers = n.signed_headers(sub.live_secrets(now), delivery.event_id, int(now), text)
+            return self._webhooks.post(sub.target, headers, text)
+        if sub.channel is Channel.EMAIL and self._mail is not None:
+            subject, text = email_text(delivery, data)
+            return self._mail.send(sub.target, subject, text)
+        return SendResult(False, error=f"no sender for {sub.channel.value} here")
+
+    def data(self, sub: Subscription, delivery: NoticeDelivery) -> dict[str, Any]:
+        """The notice's ``data``: the job as the event left it, and its links (a fresh signed
+        download URL when the job made a result blob or an artifact)."""
+        data: dict[str, Any] = {
+            "job_id": delivery.job_id,
+            "job_type": delivery.job_type,
+            "status": delivery.job_status,
+            "attempt": delivery.attempt,
+        }
+        base = (self._settings.public_url or "").rstrip("/")
+        links = {"self": f"{base}/jobs/{delivery.job_id}"}
+        try:
+            job = self._jobs.get(delivery.owner, delivery.job_id)
+        except NotFound:
+            job = None
+        if job is not None:
+            failure = delivery.notice in (NoticeType.FAILED, NoticeType.RETRY_SCHEDULED)
+            if failure and job.error is not None:
+                data["error"] = {"type": job.error.type, "message": job.error.message}
+            if delivery.notice is NoticeType.COMPLETED:
+                links.update(self._result_links(job, base))
+            if sub.include_payload and job.payload_ref is None:
+                data["payload"] = job.payload
+        data["links"] = links
+        return data
+
+    def _result_links(self, job: Job, base: str) -> dict[str, str]:
+        links = {"result": f"{base}/jobs/{job.job_id}/result"}
+        if job.status is JobStatus.COMPLETED and (job.artifacts or job.result_ref):
+            url = self._jobs.download_url(job.owner, job.job_id, None)
+            links["download"] = url if "://" in url else f"{base}{url}"
+        return links
+
+    def _record(
+        self, sub: Subscription, delivery: NoticeDelivery, result: SendResult, now: float
+    ) -> NoticeDelivery:
+        attempts = delivery.attempts + 1
+        if result.ok:
+            if sub.failing_since is not None:
+                self._subs.save_subscription(replace(sub, failing_since=None))
+            return replace(
+                delivery,
+                status=DeliveryStatus.DELIVERED,
+                attempts=attempts,
+                response_code=result.status,
+                last_error=None,
+                delivered_at=now,
+                next_attempt_at=None,
+            )
+        failing_since = sub.failing_since or now
+        gone = result.status == 410
+        if gone or now - failing_since >= self._settings.disable_after_seconds:
+            reason = "the receiver answered 410 Gone" if gone else "failing for too long"
+            self._subs.save_subscription(
+                replace(sub, status=SubscriptionStatus.DISABLED, disabled_reason=reason)
+            )
+        elif sub.failing_since is None:
+            self._subs.save_subscription(replace(sub, failing_since=now))
+        retry = None if gone else n.retry_at(self._settings.retry_schedule, attempts, now)
+        return replace(
+            delivery,
+            status=DeliveryStatus.PENDING if retry is not None else DeliveryStatus.FAILED,
+            attempts=attempts,
+            response_code=result.status,
+            last_error=result.error,
+            next_attempt_at=retry,
+        )
+
+
+def email_text(delivery: NoticeDelivery, data: dict[str, Any]) -> tuple[str, str]:
+    """Subject and plain-text body of a notice sent by email."""
+    subject = f"jobgate: {delivery.job_type} job {delivery.job_id} {delivery.job_status}"
+    lines = [
+        f"Job {delivery.job_id} ({delivery.job_type}) is {delivery.job_status}.",
+        f"Attempt: {delivery.attempt}",
+    ]
+    if "error" in data:
+        lines.append(f"Error: {data['error']['type']}: {data['error']['message']}")
+    for name, url in data["links"].items():
+        lines.append(f"{name}: {url}")
+    return subject, "\n".join(lines) + "\n"

@@ -1,0 +1,56 @@
+"""The notifier: dispatches committed events into deliveries and sends them, in its own
+threads, apart from job execution (a slow receiver holds up no job and no other receiver
+beyond its own sender thread)."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from jobgate.errors import JobGateError
+from jobgate.logs import get_logger
+from jobgate.services.notify import Deliverer, Dispatcher
+
+
+class Notifier:
+    def __init__(
+        self, dispatcher: Dispatcher, deliverer: Deliverer, *, concurrency: int, idle_wait: float
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._deliverer = deliverer
+        self._concurrency = concurrency
+        self._idle_wait = idle_wait
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._log = get_logger(component="notifier")
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="jobgate-notifier", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+
+    def run_once(self, pool: ThreadPoolExecutor | None = None) -> int:
+        """Dispatch new events, then send what is due; how many deliveries were attempted."""
+        self._dispatcher.run_once()
+        due = self._deliverer.due(self._concurrency * 4)
+        if pool is None:
+            for delivery in due:
+                self._deliverer.deliver(delivery)
+        else:
+            list(pool.map(self._deliverer.deliver, due))
+        return len(due)
+
+    def _loop(self) -> None:
+        with ThreadPoolExecutor(self._concurrency, thread_name_prefix="jobgate-send") as pool:
+            while not self._stop.is_set():
+                try:
+                    busy = self.run_once(pool)
+                except JobGateError as exc:
+                    self._log.warning("notify_failed", error=str(exc))
+                    busy = 0
+                if not busy:
+                    self._stop.wait(self._idle_wait)
