@@ -247,6 +247,11 @@ class DeliveryStore(Protocol):
         one atomic step. Returns how many events were read (0: nothing new)."""
         ...
 
+    def start_cursor(self, name: str) -> None:
+        """Create the cursor at the current end of the history, unless it exists: a new
+        dispatcher starts from now (no flood of old notices), a restarted one resumes."""
+        ...
+
     def claim_due(self, now: float, limit: int, lease_seconds: float) -> list[NoticeDelivery]:
         """Pending deliveries due by ``now``, each pushed ``lease_seconds`` into the future so
         no other sender takes it meanwhile."""

@@ -33,6 +33,10 @@ def add_commands(sub: Any, server: Callable[..., argparse.ArgumentParser]) -> No
     p = dlq_sub.add_parser("purge", help="delete every dead-lettered message")
     p.set_defaults(func=cmd_dlq_purge)
 
+    p = server("outbox", "show the email notices kept locally (no JOBGATE_SMTP_URL set)", None)
+    p.add_argument("--limit", type=int, default=20, help="how many, newest first (default 20)")
+    p.set_defaults(func=cmd_outbox)
+
     from jobgate import doctor
 
     p = sub.add_parser(
@@ -52,6 +56,20 @@ def add_commands(sub: Any, server: Callable[..., argparse.ArgumentParser]) -> No
         help="the Terraform folder (default: infra/terraform)",
     )
     p.set_defaults(func=cmd_doctor)
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    services = _services(args)
+    try:
+        outbox = services.backend.mail_outbox
+        if outbox is None:
+            print(f"the {services.backend.name} backend keeps no mail outbox", file=sys.stderr)
+            return 2
+        for at, recipient, subject, text in outbox.read(args.limit):
+            print(json.dumps({"at": at, "to": recipient, "subject": subject, "body": text}))
+    finally:
+        services.close()
+    return 0
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -239,6 +239,7 @@ class Dispatcher:
     def __init__(self, backend: Backend, clock: Callable[[], float] = time.time) -> None:
         self._subs, self._store = _stores(backend)
         self._clock = clock
+        self._store.start_cursor(CURSOR)
 
     def run_once(self, limit: int = 500) -> int:
         """Make the deliveries of up to ``limit`` new events; how many events were read."""

@@ -148,11 +148,9 @@ class SqliteNoticeStore:
     @staticmethod
     def _position(conn: Any, name: str) -> int:
         row = conn.execute("SELECT position FROM cursors WHERE name = ?", (name,)).fetchone()
-        if row is not None:
-            return int(row[0])
-        # A new cursor starts at the end of the history: no flood of old notices.
-        (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM job_events").fetchone()
-        return int(last)
+        if row is None:
+            raise LookupError(f"cursor {name!r} was never started (start_cursor)")
+        return int(row[0])
 
     def start_cursor(self, name: str) -> None:
         """Fix a new cursor at the current end of the history (no-op when it exists)."""
