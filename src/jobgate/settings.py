@@ -92,7 +92,7 @@ class Settings(BaseSettings):
         86400.0, ge=0, description="A rotated secret keeps signing this long beside the new one."
     )
     notify_concurrency: int = Field(8, ge=1, le=64, description="Sender threads for notices.")
-    notify_poll_seconds: float = Field(0.05, gt=0, le=5, description="Notifier idle wait.")
+    notify_poll_seconds: float = Field(0.05, gt=0, le=60, description="Notifier idle wait.")
     smtp_url: SecretStr | None = Field(None, description="smtp://user:pass@host:port for email.")
     mail_from: str = Field("jobgate@localhost", description="Sender of notice emails.")
 

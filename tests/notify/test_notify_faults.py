@@ -1,0 +1,59 @@
+"""Notices survive a crash: ``kill -9`` of the worker between a job's completion and the
+publish of its notice, with real processes and a real receiver."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN_KEY
+from tests.notify.receiver import Receiver
+from tests.processes import serving, worker
+from tests.support import wait_for
+
+pytestmark = pytest.mark.e2e
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+def test_kill_9_between_completion_and_publish_still_delivers_once(tmp_path: Path) -> None:
+    receiver = Receiver().start()
+    data = tmp_path / "data"
+    settings = {
+        "app": "tests.apps:app",
+        "webhook_allowed_hosts": "127.0.0.1",
+        "webhook_require_https": "false",
+    }
+    try:
+        with (
+            serving("api", data, **settings) as (url, _),
+            httpx.Client(base_url=url, headers=ADMIN) as http,
+        ):
+            sub = http.post(
+                "/notifications/subscribe/webhook",
+                json={"url": f"{receiver.url}/hook", "event_types": ["job.completed"]},
+            )
+            assert sub.status_code == 201, sub.text
+            # given a worker whose notifier dispatches at start, then not for a minute
+            first = worker(data, "worker-1", **settings, notify_poll_seconds=50)
+            time.sleep(2.0)  # started: its dispatcher's cursor is in place
+            job_id = http.post("/jobs", json={"type": "echo", "payload": 1}).json()["job_id"]
+            wait_for(lambda: http.get(f"/jobs/{job_id}").json()["status"] == "completed", 30)
+            # when it is killed after the job completed, before the notice went out
+            first.kill9()
+            assert receiver.bodies() == []
+            # then a new worker delivers it from the history, once
+            second = worker(data, "worker-2", **settings)
+            try:
+                wait_for(lambda: receiver.bodies(), timeout=30)
+                time.sleep(1.5)  # a duplicate would arrive here
+            finally:
+                second.stop()
+        (got,) = receiver.bodies()
+        notice = json.loads(got.body)
+        assert notice["type"] == "job.completed" and notice["data"]["job_id"] == job_id
+    finally:
+        receiver.stop()
