@@ -269,6 +269,7 @@ class Deliverer:
         mail: MailSender | None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._backend = backend
         self._subs, self._store = _stores(backend)
         self._jobs = jobs
         self._settings = settings
@@ -282,19 +283,33 @@ class Deliverer:
 
     def deliver(self, delivery: NoticeDelivery) -> NoticeDelivery:
         """One attempt at ``delivery``; stores and returns what came of it. Never raises."""
+        return self.deliver_many([delivery])[0]
+
+    def deliver_many(
+        self,
+        deliveries: Sequence[NoticeDelivery],
+        run: Callable[[Callable[[NoticeDelivery], NoticeDelivery], Sequence[NoticeDelivery]], Any]
+        | None = None,
+    ) -> list[NoticeDelivery]:
+        """One attempt at each (``run`` maps the sends, e.g. onto a thread pool), then what came
+        of them stored together (one transaction where the backend has them)."""
+        outcomes = list((run or map)(self._attempt, deliveries))
+        with self._backend.atomic():
+            for outcome in outcomes:
+                self._store.save_delivery(outcome)
+        return outcomes
+
+    def _attempt(self, delivery: NoticeDelivery) -> NoticeDelivery:
         sub = self._subs.get_subscription(delivery.sub_id)
         now = self._clock()
         if sub is None or sub.status is not SubscriptionStatus.ACTIVE:
             why = "subscription deleted" if sub is None else f"subscription {sub.status.value}"
-            done = replace(delivery, status=DeliveryStatus.FAILED, last_error=why)
-            self._store.save_delivery(done)
-            return done
+            return replace(delivery, status=DeliveryStatus.FAILED, last_error=why)
         try:
             result = self._send(sub, delivery, now)
         except Exception as exc:  # a sender must never take the notifier down
             result = SendResult(False, error=f"{type(exc).__name__}: {exc}")
         outcome = self._record(sub, delivery, result, now)
-        self._store.save_delivery(outcome)
         log = self._log.bind(delivery_id=delivery.delivery_id, owner=delivery.owner)
         log.info(
             "notice_sent" if result.ok else "notice_failed",

@@ -36,12 +36,9 @@ class Notifier:
     def run_once(self, pool: ThreadPoolExecutor | None = None) -> int:
         """Dispatch new events, then send what is due; how many deliveries were attempted."""
         self._dispatcher.run_once()
-        due = self._deliverer.due(self._concurrency * 4)
-        if pool is None:
-            for delivery in due:
-                self._deliverer.deliver(delivery)
-        else:
-            list(pool.map(self._deliverer.deliver, due))
+        due = self._deliverer.due(self._concurrency * 8)
+        if due:
+            self._deliverer.deliver_many(due, None if pool is None else pool.map)
         return len(due)
 
     def _loop(self) -> None:
