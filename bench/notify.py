@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -93,7 +94,34 @@ class Receiver:
         self.process.wait(10)
 
 
-def run(jobs: int, with_webhook: bool) -> dict[str, Any]:
+BENCH_APP = """
+from jobgate import JobGate
+
+app = JobGate()
+app.job("noop")(lambda payload, ctx: None)
+"""
+
+
+def notifier_process(folder: Path, settings: Any) -> subprocess.Popen[bytes]:
+    """``jobgate notifier`` on the same data folder, as ``JOBGATE_NOTIFIER=process`` runs it."""
+    (folder / "bench_app.py").write_text(BENCH_APP)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("JOBGATE_")},
+        "PYTHONPATH": f"{folder}{os.pathsep}{ROOT / 'src'}",
+        "JOBGATE_ADMIN_KEY": settings.admin_key.get_secret_value(),
+        "JOBGATE_SIGNING_KEY": settings.signing_key.get_secret_value(),
+        "JOBGATE_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
+        "JOBGATE_WEBHOOK_REQUIRE_HTTPS": "false",
+        "JOBGATE_LOG_LEVEL": "warning",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "jobgate.cli.main", "notifier", "--app", "bench_app:app",
+         "--data-dir", str(settings.data_dir)],
+        env=env,
+    )  # fmt: skip
+
+
+def run(jobs: int, with_webhook: bool, mode: str) -> dict[str, Any]:
     from jobgate import bootstrap, logs
     from jobgate.domain.notices import Channel, Secret
     from jobgate.registry import JobGate
@@ -109,7 +137,8 @@ def run(jobs: int, with_webhook: bool) -> dict[str, Any]:
             webhook_allowed_hosts=["127.0.0.1"], webhook_require_https=False,
         )  # fmt: skip
         services = bootstrap.build(settings, app)
-        notifier = services.notifier()
+        notifier = services.notifier() if mode == "thread" else None
+        child = notifier_process(Path(folder), settings) if mode == "process" else None
         receiver: Receiver | None = None
         if with_webhook:
             from jobgate.domain.notices import new_secret
@@ -122,8 +151,8 @@ def run(jobs: int, with_webhook: bool) -> dict[str, Any]:
             subs = services.backend.subscriptions
             assert subs is not None
             subs.save_subscription(replace(sub, secrets=(Secret(secret),)))
-        assert notifier is not None
-        notifier.start()
+        if notifier is not None:
+            notifier.start()
         worker = services.worker("bench")
         thread = threading.Thread(target=worker.run, daemon=True)
         thread.start()
@@ -151,7 +180,11 @@ def run(jobs: int, with_webhook: bool) -> dict[str, Any]:
             )
         worker.stop()
         thread.join(10)
-        notifier.stop()
+        if notifier is not None:
+            notifier.stop()
+        if child is not None:
+            child.terminate()
+            child.wait(15)
         if receiver is not None:
             receiver.stop()
         services.close()
@@ -165,19 +198,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--notifier",
+        choices=["thread", "process"],
+        default="process",
+        help="run the notifier in the worker's process or beside it (JOBGATE_NOTIFIER)",
+    )
     args = parser.parse_args()
     none: list[dict[str, Any]] = []
     webhook: list[dict[str, Any]] = []
     for round_no in range(args.rounds):
         order = (False, True) if round_no % 2 == 0 else (True, False)
         for with_webhook in order:
-            (webhook if with_webhook else none).append(run(args.jobs, with_webhook))
+            (webhook if with_webhook else none).append(run(args.jobs, with_webhook, args.notifier))
     median_none = statistics.median(r["jobs_per_s"] for r in none)
     median_webhook = statistics.median(r["jobs_per_s"] for r in webhook)
     print(
         json.dumps(
             {
                 "jobs": args.jobs,
+                "notifier": args.notifier,
                 "none": none,
                 "webhook": webhook,
                 "webhook_vs_none": round(median_webhook / median_none, 3),

@@ -57,3 +57,37 @@ def test_kill_9_between_completion_and_publish_still_delivers_once(tmp_path: Pat
         assert notice["type"] == "job.completed" and notice["data"]["job_id"] == job_id
     finally:
         receiver.stop()
+
+
+def test_serve_can_run_the_notifier_as_its_own_process(tmp_path: Path) -> None:
+    import subprocess
+
+    receiver = Receiver().start()
+    settings = {
+        "app": "tests.apps:app",
+        "webhook_allowed_hosts": "127.0.0.1",
+        "webhook_require_https": "false",
+        "notifier": "process",
+    }
+    try:
+        with (
+            serving("serve", tmp_path / "data", **settings) as (url, process),
+            httpx.Client(base_url=url, headers=ADMIN) as http,
+        ):
+            http.post(
+                "/notifications/subscribe/webhook",
+                json={"url": f"{receiver.url}/hook", "event_types": ["job.completed"]},
+            )
+            job_id = http.post("/jobs", json={"type": "echo"}).json()["job_id"]
+            wait_for(lambda: receiver.bodies(), timeout=30)
+            assert json.loads(receiver.bodies()[0].body)["data"]["links"]["self"] == (
+                f"{url}/jobs/{job_id}"
+            )
+            pid = process.popen.pid
+        # serve stopped: its notifier child is gone too
+        children = subprocess.run(
+            ["pgrep", "-P", str(pid)], capture_output=True, text=True
+        ).stdout.split()
+        assert children == []
+    finally:
+        receiver.stop()

@@ -30,7 +30,7 @@ environment: JOBGATE_* settings (see README), JOBGATE_URL and JOBGATE_API_KEY fo
 
 def build_parser() -> argparse.ArgumentParser:
     from jobgate.cli import admin, aws_local, client
-    from jobgate.cli.server import cmd_api, cmd_serve, cmd_worker
+    from jobgate.cli.server import cmd_api, cmd_notifier, cmd_serve, cmd_worker
 
     parser = argparse.ArgumentParser(
         prog="jobgate",
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                 type=int,
                 help="handler threads (default 4)",
             )
+    server("notifier", "send notices (webhooks, email) until SIGTERM/SIGINT", cmd_notifier)
     p = server("worker", "run a worker (and the scheduler) until SIGTERM/SIGINT", cmd_worker)
     p.add_argument(
         "--concurrency", dest="worker_concurrency", type=int, help="handler threads (default 4)"

@@ -73,10 +73,20 @@ def _start_worker(services: Any) -> tuple[Any, threading.Thread, Any]:
     worker = services.worker()
     housekeeper = services.housekeeper()
     housekeeper.start()
-    notifier = services.notifier()
-    if notifier is not None:
-        notifier.start()
-        housekeeper.also_stop(notifier)
+    mode = services.settings.notifier
+    if mode == "process" and services.backend.notices is not None:
+        from jobgate.worker.supervised import Supervised
+
+        # links in notices name this server, whatever port the child would assume
+        public = {"JOBGATE_PUBLIC_URL": services.notify_settings().public_url or ""}
+        child = Supervised(["notifier", *_passed_on(services.settings)], public)
+        child.start()
+        housekeeper.also_stop(child)
+    elif mode == "thread":
+        notifier = services.notifier()
+        if notifier is not None:
+            notifier.start()
+            housekeeper.also_stop(notifier)
     thread = threading.Thread(target=worker.run, name="jobgate-poll", daemon=True)
     thread.start()
     return worker, thread, housekeeper
@@ -148,6 +158,26 @@ def cmd_api(args: argparse.Namespace) -> int:
         server.run()
     finally:
         services.close()
+    return 0
+
+
+def _passed_on(settings: Any) -> list[str]:
+    """The command-line settings a child process needs (the environment carries the rest)."""
+    return ["--app", settings.app, "--data-dir", str(settings.data_dir)]
+
+
+def cmd_notifier(args: argparse.Namespace) -> int:
+    services = services_from(args)
+    notifier = services.notifier()
+    if notifier is None:
+        print(f"the {services.backend.name} backend keeps no notifications", file=sys.stderr)
+        return 2
+    done = threading.Event()
+    _on_stop_signals(lambda _signum: done.set())
+    notifier.start()
+    done.wait()
+    notifier.stop()
+    services.close()
     return 0
 
 

@@ -540,6 +540,7 @@ def memory_backend(
 ) -> Backend:
     """A fresh in-memory backend whose times all come from ``clock``."""
     store = _Store(clock)
+    store.state.cursors["notifications"] = 0  # notices from the first event on
     queue = MemoryQueue(store, max_receives)
     notices = MemoryNoticeStore(store)
     return Backend(

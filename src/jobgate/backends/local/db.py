@@ -130,6 +130,8 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
     CREATE INDEX deliveries_sub ON deliveries(sub_id, created_at);
     CREATE TABLE cursors (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
+    INSERT INTO cursors (name, position)
+        SELECT 'notifications', COALESCE(MAX(seq), 0) FROM job_events;
     CREATE TABLE mail_outbox (
         seq INTEGER PRIMARY KEY,
         at REAL NOT NULL,

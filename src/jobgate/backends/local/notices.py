@@ -2,7 +2,9 @@
 
 The outbox is the job history itself: ``job_events`` rows are written in the same transaction
 as the state change they record, and the dispatcher's cursor (the last ``seq`` it turned into
-deliveries) moves in the same transaction as the deliveries it makes. SQLite has one writer at
+deliveries) moves in the same transaction as the deliveries it makes. The ``notifications``
+cursor is made with the schema, so events are dispatched from the database's first one, even
+those committed before any notifier ran. SQLite has one writer at
 a time, so ``seq`` order is commit order and no event can appear behind the cursor.
 """
 
