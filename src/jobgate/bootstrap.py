@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobgate.domain.retry import Backoff
+from jobgate.errors import ConfigurationError
 from jobgate.ports import Backend
 from jobgate.registry import JobGate, load_app
 from jobgate.services.execute import Executor
@@ -178,11 +179,17 @@ def _secret_file(path: Path, make: bool) -> str | None:
     except FileNotFoundError:
         if not make:
             return None
-    path.parent.mkdir(parents=True, exist_ok=True)
     value = (
         f"jg_admin_{secrets.token_urlsafe(32)}" if "admin" in path.name else secrets.token_hex(32)
     )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot keep {path.name} in {path.parent} ({exc.strerror}): give a writable data "
+            "folder with --data-dir or JOBGATE_DATA_DIR"
+        ) from None
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(value + "\n")
     return value

@@ -17,14 +17,16 @@ job at once; any other exception is retried with exponential backoff and jitter 
 from __future__ import annotations
 
 import importlib
+import os
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from jobgate.domain import schedule as schedule_expr
 from jobgate.domain.models import JSON
-from jobgate.errors import ValidationFailed
+from jobgate.errors import ConfigurationError, ValidationFailed
 
 _NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 
@@ -146,13 +148,33 @@ class JobGate:
 
 
 def load_app(reference: str) -> JobGate:
-    """Import ``module.path:attribute`` and return the :class:`JobGate` it names."""
+    """Import ``module.path:attribute`` and return the :class:`JobGate` it names.
+
+    The current folder is searched first, as ``python -m`` and uvicorn do, so
+    ``jobgate serve --app yourpkg.jobs:app`` works from the folder holding ``yourpkg``.
+    Raises :class:`~jobgate.errors.ConfigurationError` saying what is wrong and how to fix it.
+    """
     module_name, _, attribute = reference.partition(":")
     if not module_name or not attribute:
-        raise ValueError(f"--app {reference!r}: use 'package.module:app'")
-    module = importlib.import_module(module_name)
+        raise ConfigurationError(f"--app {reference!r}: use 'package.module:attribute'")
+    here = os.getcwd()
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ConfigurationError(
+            f"--app {reference!r}: no module {exc.name!r} (looked in {here} and the installed "
+            "packages; run from the folder that holds your package, or set PYTHONPATH)"
+        ) from None
+    except Exception as exc:
+        raise ConfigurationError(
+            f"--app {reference!r}: importing {module_name} failed: {type(exc).__name__}: {exc}"
+        ) from None
     app = getattr(module, attribute, None)
     if not isinstance(app, JobGate):
-        raise ValueError(f"{reference!r} is not a jobgate.JobGate instance")
+        raise ConfigurationError(
+            f"--app {reference!r}: {module_name} has no JobGate instance named {attribute!r}"
+        )
     app.check()
     return app

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from jobgate import __version__
+from jobgate.errors import ConfigurationError
 
 EPILOG = """examples:
   jobgate serve                               API + worker + scheduler on http://127.0.0.1:8000
@@ -83,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
+    except ConfigurationError as exc:
+        # start-up problems are one line with the fix, never a traceback
+        print(f"jobgate: {exc.detail}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -18,6 +18,9 @@ from jobgate import __version__
 
 def settings_from(args: argparse.Namespace, **fixed: Any) -> Any:
     """Settings from the environment, with the command line's options (and ``fixed``) on top."""
+    from pydantic import ValidationError
+
+    from jobgate.errors import ConfigurationError
     from jobgate.settings import Settings
 
     overrides: dict[str, Any] = {}
@@ -25,7 +28,13 @@ def settings_from(args: argparse.Namespace, **fixed: Any) -> Any:
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
-    return Settings(**{**overrides, **fixed})
+    try:
+        return Settings(**{**overrides, **fixed})
+    except ValidationError as exc:
+        wrong = "; ".join(
+            f"JOBGATE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigurationError(f"settings are not valid: {wrong}") from None
 
 
 def services_from(args: argparse.Namespace, *, create_admin_key: bool = False) -> Any:
@@ -48,6 +57,7 @@ def _server(services: Any) -> Any:
             yield
 
     settings = services.settings
+    _check_port_free(settings.host, settings.port)
     config = uvicorn.Config(
         services.api_app(),
         host=settings.host,
@@ -57,6 +67,22 @@ def _server(services: Any) -> Any:
         server_header=False,
     )
     return Server(config)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    import socket
+
+    from jobgate.errors import ConfigurationError
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot listen on {host}:{port} ({exc.strerror}): is another server there? "
+                "choose another with --port or JOBGATE_PORT"
+            ) from None
 
 
 def _on_stop_signals(stop: Callable[[int], None]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from jobgate.backends.local.blobs import FileBlobStore, UrlSigner
@@ -9,6 +10,7 @@ from jobgate.backends.local.db import Database
 from jobgate.backends.local.ledger import SqliteJobStore, SqliteScheduleStore, SqliteUserStore
 from jobgate.backends.local.notices import SqliteMailOutbox, SqliteNoticeStore
 from jobgate.backends.local.queue import SqliteQueue
+from jobgate.errors import ConfigurationError
 from jobgate.ports import Backend
 
 
@@ -24,7 +26,15 @@ def build_local_backend(
     dlq_retention_seconds: float,
 ) -> Backend:
     """Open (and migrate) ``data_dir/jobgate.db`` and the blob folder beside it."""
-    db = Database(data_dir / "jobgate.db", synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
+    try:
+        db = Database(
+            data_dir / "jobgate.db", synchronous=synchronous, busy_timeout_ms=busy_timeout_ms
+        )
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigurationError(
+            f"the data folder {data_dir} cannot be used ({exc}): give a writable folder with "
+            "--data-dir or JOBGATE_DATA_DIR"
+        ) from None
     queue = SqliteQueue(
         db,
         max_receives=max_receives,
