@@ -8,7 +8,7 @@ import pytest
 
 from jobgate.domain.ids import is_valid_id, new_id
 from jobgate.domain.retry import Backoff
-from jobgate.errors import ValidationFailed
+from jobgate.errors import ConfigurationError, ValidationFailed
 from jobgate.registry import JobGate, load_app
 
 
@@ -43,8 +43,9 @@ def test_registry_refuses_bad_definitions() -> None:
 
 
 def test_load_app_names_what_is_wrong() -> None:
-    with pytest.raises(ValueError, match=r"package\.module:app"):
+    # start-up errors: ConfigurationError, one line the CLI prints with exit code 2
+    with pytest.raises(ConfigurationError, match=r"package\.module:attribute"):
         load_app("tests.apps")
-    with pytest.raises(ValueError, match=r"not a jobgate\.JobGate"):
+    with pytest.raises(ConfigurationError, match=r"no JobGate instance named 'record_effect'"):
         load_app("tests.apps:record_effect")
     assert "echo" in load_app("tests.apps:app").job_types
