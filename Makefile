@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
+CORE   := $(VENV)/.installed-core
 
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV      := $(CHECKOV_VENV)/bin/checkov
@@ -15,6 +16,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# What serving needs and nothing more (the dev extra is for tests and the AWS emulator).
+$(CORE): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $(CORE)
+	@echo "jobgate is installed in $(BIN): export PATH=\"$$PWD/$(BIN):\$$PATH\" to run it as jobgate"
 
 install: $(STAMP)
 
@@ -33,7 +42,7 @@ checkov: $(CHECKOV)
 package: $(STAMP)
 	$(BIN)/python infra/package.py $(ARGS)
 
-serve: $(STAMP)
+serve: $(CORE)
 	$(BIN)/jobgate serve $(ARGS)
 
 # The aws backend against an embedded AWS emulator (moto): DynamoDB, SQS, S3, Secrets Manager.
