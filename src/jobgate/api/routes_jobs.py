@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, StreamingResponse
 from pydantic import BaseModel
 
+from jobgate.api import live
 from jobgate.api.batching import SubmitBatcher
 from jobgate.api.body import check_json_value, parse_model
 from jobgate.api.deps import (
@@ -125,9 +126,41 @@ def build_router(services: Services, runner: Runner) -> APIRouter:
         return JobPage(jobs=[JobOut.of(j) for j in page.items], next_cursor=page.cursor)
 
     @router.get("/jobs/{job_id}", response_model=JobOut, summary="A job's status")
-    @runner.reads
-    def get_job(job_id: str, key: Key) -> Response:
-        return json_response(JobOut.of(jobs.get(users.authenticate(key).scope, job_id)))
+    async def get_job(
+        job_id: str,
+        key: Key,
+        wait: Annotated[
+            float | None,
+            Query(ge=0, le=30, description="Answer when the status changes, or after this long."),
+        ] = None,
+    ) -> Response:
+        """The job's status. With ``wait=N`` (at most 30 s) the answer waits until the status
+        differs from what it was when the request came, or N seconds passed: no polling."""
+        scope = (await runner.read(lambda: users.authenticate(key))).scope
+        job = await runner.read(lambda: jobs.get(scope, job_id))
+        if wait:
+            job = await live.status_change(lambda: jobs.get(scope, job_id), job, wait, runner)
+        return json_response(JobOut.of(job))
+
+    @router.get(
+        "/jobs/{job_id}/events/stream",
+        summary="A job's events as they happen (Server-Sent Events)",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def stream_events(job_id: str, key: Key) -> StreamingResponse:
+        """One SSE message per event of the job's history (``job.queued``, ``job.started``,
+        ``job.retry_scheduled``, ``job.completed``, …) and per progress change
+        (``job.progress``), in order, from the first; the stream ends after a final state."""
+        scope = (await runner.read(lambda: users.authenticate(key))).scope
+        await runner.read(lambda: jobs.get(scope, job_id))  # 404 before the stream starts
+        return StreamingResponse(
+            live.event_stream(
+                lambda: jobs.get(scope, job_id), lambda: jobs.events(scope, job_id), runner
+            ),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
 
     @router.delete("/jobs/{job_id}", response_model=JobOut, summary="Cancel a job")
     @runner.writes
