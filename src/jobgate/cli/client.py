@@ -112,12 +112,17 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def _wait(http: httpx.Client, job_id: str, timeout: float) -> Any:
-    """Poll until the job is finished, drawing a progress bar on stderr."""
+    """Wait until the job is finished, drawing a progress bar on stderr. Each request is a
+    long poll (``?wait=1``): it answers at once when the status changes, and at least every
+    second so the bar follows the progress."""
     deadline = time.monotonic() + timeout
     interactive = sys.stderr.isatty()
     last_line = ""
+    first = True
     while True:
-        job = _check(http.get(f"/jobs/{job_id}"))
+        wait = {} if first else {"wait": "1"}
+        job = _check(http.get(f"/jobs/{job_id}", params=wait, timeout=30))
+        first = False
         progress = job["progress"]
         filled = int(progress["pct"] // 5)
         line = (
@@ -139,7 +144,6 @@ def _wait(http: httpx.Client, job_id: str, timeout: float) -> Any:
         if time.monotonic() > deadline:
             print(f"\ngave up waiting after {timeout:g}s", file=sys.stderr)
             return job
-        time.sleep(0.2)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
