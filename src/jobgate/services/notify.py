@@ -160,7 +160,7 @@ class SubscriptionService:
         address literal must be one a delivery may reach (names are checked at delivery)."""
         try:
             parts = urlsplit(url)
-            port = parts.port
+            parts.port  # noqa: B018 - reading it is what checks the port
         except ValueError as exc:
             raise ValidationFailed(f"url is not a valid URL: {exc}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -178,7 +178,6 @@ class SubscriptionService:
             why = refusal(ip, allowed)
             if why:
                 raise ValidationFailed(f"url points at an address webhooks may not reach: {why}")
-        del port
         return url
 
     def all(self, owner: str | None) -> list[Subscription]:
