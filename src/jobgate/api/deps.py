@@ -90,10 +90,6 @@ class Runner:
 
         return await asyncio.get_running_loop().run_in_executor(self._writer, bounded)
 
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.shutdown(wait=False)
-
 
 T = TypeVar("T")
 

@@ -166,8 +166,11 @@ class Executor:
 
     def finish(self, run: Run, outcome: Outcome) -> MessageAction:
         """Settle and act on the message in one ``atomic()`` scope (long-poll worker)."""
+        return self._settle_and_apply(run, lambda: self.settle(run, outcome))
+
+    def _settle_and_apply(self, run: Run, step: Callable[[], MessageAction]) -> MessageAction:
         with run.lock, self._b.atomic():  # lock order: the run's, then the write lock
-            action = self.settle(run, outcome)
+            action = step()
             self.apply(run.delivery, action)
         return action
 
@@ -186,17 +189,11 @@ class Executor:
 
     def expire(self, run: Run) -> MessageAction:
         """The attempt ran past its timeout: settle it as a retryable failure and act."""
-        with run.lock, self._b.atomic():
-            action = self.settler.expire(run, run.job.timeout)
-            self.apply(run.delivery, action)
-        return action
+        return self._settle_and_apply(run, lambda: self.settler.expire(run, run.job.timeout))
 
     def abandon(self, run: Run, reason: str = "worker shutdown") -> MessageAction:
         """Shutdown: give the job and its message back at once; the attempt still counts."""
-        with run.lock, self._b.atomic():
-            action = self.settler.abandon(run, reason)
-            self.apply(run.delivery, action)
-        return action
+        return self._settle_and_apply(run, lambda: self.settler.abandon(run, reason))
 
     def apply(self, delivery: Delivery, action: MessageAction) -> None:
         """Do to the message what ``action`` says (the long-poll worker's queue calls)."""
