@@ -105,7 +105,6 @@ class _Store:
         self.state = _State()
         self.lock = threading.RLock()
         self.arrived = threading.Condition(self.lock)
-        self._local = threading.local()
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
