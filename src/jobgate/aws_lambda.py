@@ -11,7 +11,8 @@ cron paths never import FastAPI or Mangum, and only the API path looks up the ad
   (:class:`~jobgate.worker.lambda_worker.LambdaWorker`: time limits, what each record's fate is).
 * ``cron_handler``: an EventBridge scheduled event
   (:class:`~jobgate.worker.lambda_worker.CronHandler`: the rule ``<prefix>-<schedule>`` picks the
-  schedule by its exact name; ``<prefix>-housekeeping`` runs the reconciler).
+  schedule by its exact name; ``<prefix>-housekeeping`` runs the reconciler;
+  ``<prefix>-notifications`` dispatches and sends notices).
 """
 
 from __future__ import annotations
@@ -74,5 +75,7 @@ def worker_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def cron_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Enqueue the tick an EventBridge scheduled event names (once, however often delivered),
     or run the reconciler for the housekeeping rule."""
-    answer: dict[str, Any] = _runtime("cron", context).handle(event)
+    from jobgate.worker.lambda_worker import seconds_left
+
+    answer: dict[str, Any] = _runtime("cron", context).handle(event, seconds_left(context))
     return answer

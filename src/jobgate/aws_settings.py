@@ -8,6 +8,7 @@
 | ``JOBS_QUEUE_URL``, ``JOBS_DLQ_URL`` | SQS queue and its dead-letter queue |
 | ``S3_BUCKET_NAME`` | blobs: payloads, results, artifacts |
 | ``API_KEY_SECRET_ARN`` | optional: Secrets Manager secret holding the admin API key |
+| ``NOTIFICATIONS_TOPIC_ARN`` | optional: SNS topic of every notice (email, SMS need it) |
 
 :func:`load` names every missing variable at once, so a deploy fails at start-up, not at the
 first request.
@@ -34,7 +35,7 @@ REQUIRED = (
     "JOBS_DLQ_URL",
     "S3_BUCKET_NAME",
 )
-OPTIONAL = ("AWS_ENDPOINT_URL", "API_KEY_SECRET_ARN")
+OPTIONAL = ("AWS_ENDPOINT_URL", "API_KEY_SECRET_ARN", "NOTIFICATIONS_TOPIC_ARN")
 
 
 class AwsSettings(BaseSettings):
@@ -49,6 +50,7 @@ class AwsSettings(BaseSettings):
     dlq_url: str = Field(validation_alias="JOBS_DLQ_URL", min_length=1)
     bucket: str = Field(validation_alias="S3_BUCKET_NAME", min_length=1)
     api_key_secret_arn: str | None = Field(None, validation_alias="API_KEY_SECRET_ARN")
+    notifications_topic_arn: str | None = Field(None, validation_alias="NOTIFICATIONS_TOPIC_ARN")
 
 
 def environment_for(resources: AwsResources, secret_arn: str | None = None) -> dict[str, str]:
@@ -64,6 +66,8 @@ def environment_for(resources: AwsResources, secret_arn: str | None = None) -> d
     }
     if resources.endpoint_url:
         env["AWS_ENDPOINT_URL"] = resources.endpoint_url
+    if resources.notifications_topic_arn:
+        env["NOTIFICATIONS_TOPIC_ARN"] = resources.notifications_topic_arn
     if secret_arn:
         env["API_KEY_SECRET_ARN"] = secret_arn
     return env

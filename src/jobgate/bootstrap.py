@@ -135,7 +135,7 @@ class Services:
             return None
         from jobgate.senders.mail import OutboxMailSender, SmtpMailSender
         from jobgate.senders.webhook import HttpWebhookSender
-        from jobgate.services.notify import Deliverer, Dispatcher, MailSender
+        from jobgate.services.notify import Deliverer, Dispatcher, MailSender, NoticeWriter
         from jobgate.worker.notifier import Notifier
 
         s, notify = self.settings, self.notify_settings()
@@ -151,7 +151,7 @@ class Services:
         )
         deliverer = Deliverer(self.backend, self.jobs, notify, webhooks, mail, self.clock)
         return Notifier(
-            Dispatcher(self.backend, self.clock),
+            Dispatcher(self.backend, self.clock, NoticeWriter(self.jobs, notify)),
             deliverer,
             concurrency=s.notify_concurrency,
             idle_wait=s.notify_poll_seconds,
@@ -160,7 +160,13 @@ class Services:
     def cron(self) -> CronHandler:
         from jobgate.worker.lambda_worker import CronHandler
 
-        return CronHandler(self.app, self.schedules, self.reconciler)
+        return CronHandler(
+            self.app,
+            self.schedules,
+            self.reconciler,
+            notifier=self.notifier,
+            notify_poll_seconds=self.settings.notify_lambda_poll_seconds,
+        )
 
     def api_app(self) -> Any:
         """The FastAPI application (imports FastAPI: only the API paths call this)."""
@@ -262,6 +268,7 @@ def build_backend(
             dlq_url=aws.dlq_url,
             bucket=aws.bucket,
             endpoint_url=aws.endpoint_url,
+            notifications_topic_arn=aws.notifications_topic_arn,
         )
         return build_aws_backend(resources, session=aws_session)
     raise ValueError(f"unknown backend {settings.backend!r}")

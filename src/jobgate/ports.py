@@ -7,7 +7,7 @@ boto3 are, and concurrency comes from threads.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,7 @@ from jobgate.domain.models import (
     ScheduleState,
     User,
 )
-from jobgate.domain.notices import NoticeDelivery, Subscription
+from jobgate.domain.notices import NoticeDelivery, Subscription, TopicMessage
 from jobgate.domain.transitions import Transition
 
 
@@ -266,6 +266,27 @@ class DeliveryStore(Protocol):
         ...
 
 
+class NoticeTopic(Protocol):
+    """A pub/sub topic every notice is published to (SNS on AWS), and the subscriptions it
+    delivers itself (email, SMS), each with a filter policy on the message attributes."""
+
+    def publish(self, messages: Sequence[TopicMessage]) -> None:
+        """Publish each message with its attributes; raises when any was not taken."""
+        ...
+
+    def subscribe(
+        self, protocol: str, endpoint: str, filter_policy: Mapping[str, list[str]]
+    ) -> tuple[str, bool]:
+        """A new subscription: (its id, whether it awaits the subscriber's confirmation)."""
+        ...
+
+    def pending(self, subscription_id: str) -> bool:
+        """Whether the subscription still awaits confirmation."""
+        ...
+
+    def unsubscribe(self, subscription_id: str) -> None: ...
+
+
 class MailOutbox(Protocol):
     """Where email goes when no SMTP server is configured (local backend): ``jobgate outbox``."""
 
@@ -311,6 +332,8 @@ class Backend:
     subscriptions: SubscriptionStore | None = None
     notices: DeliveryStore | None = None
     mail_outbox: MailOutbox | None = None
+    # Where every notice is also published (SNS on AWS); None: webhooks and email only
+    topic: NoticeTopic | None = None
     # One write transaction around the block, begun within the given seconds, else StorageBusy
     # before the block runs (local: SQLite's write lock); a no-op where writes take no lock.
     write_scope: Callable[[float], AbstractContextManager[None]] = lambda _seconds: nullcontext()

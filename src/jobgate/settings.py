@@ -97,6 +97,16 @@ class Settings(BaseSettings):
     )
     notify_concurrency: int = Field(8, ge=1, le=64, description="Sender threads for notices.")
     notify_poll_seconds: float = Field(0.05, gt=0, le=60, description="Notifier idle wait.")
+    notify_lambda_poll_seconds: float = Field(
+        0.0,
+        ge=0,
+        le=600,
+        description=(
+            "Lambda: how long a notifications tick keeps polling (each second) once idle; 0: "
+            "the rule's period bounds a notice's delay, ~50 with a one-minute rule: about a "
+            "second, for a function that is always running."
+        ),
+    )
     smtp_url: SecretStr | None = Field(None, description="smtp://user:pass@host:port for email.")
     mail_from: str = Field("jobgate@localhost", description="Sender of notice emails.")
 

@@ -162,11 +162,15 @@ def test_events_are_appended_in_order(backend: Backend) -> None:
     job = make_job()
     backend.jobs.create(job, submitted(job))
     claimed = backend.jobs.transition(claim(job))
-    progress = verbs.report_progress(claimed, attempt=1, now=time.time(), progress=Progress(50))
-    done = backend.jobs.transition(progress)  # no event
+    now = time.time()
+    halfway = verbs.report_progress(claimed, attempt=1, now=now, progress=Progress(50))
+    more = backend.jobs.transition(halfway)  # crosses a tenth: an event
+    done = backend.jobs.transition(
+        verbs.report_progress(more, attempt=1, now=now, progress=Progress(55))
+    )  # within the same tenth: none
     backend.jobs.transition(verbs.complete(done, attempt=1, now=time.time(), result=1))
     kinds = [e.kind for e in backend.jobs.events(job.job_id)]
-    assert kinds == ["submitted", "claimed", "completed"]
+    assert kinds == ["submitted", "claimed", "progress", "completed"]
 
 
 def test_listing_pages_newest_first_with_filters(backend: Backend) -> None:

@@ -1,5 +1,5 @@
-"""Contract: subscriptions and the delivery outbox, on every backend that keeps them
-(memory and local; the aws backend does not yet, and its API says so with a 501)."""
+"""Contract: subscriptions and the delivery outbox, on every backend (memory, local, and aws
+on the emulator: the jobs table's outbox marker and the notifications table)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from jobgate.ports import Backend, DeliveryStore, SubscriptionStore
 from tests.contract.test_job_store import make_job
 
 
-@pytest.fixture(params=["memory", "local"])
+@pytest.fixture(params=["memory", "local", "aws"])
 def stores(request: pytest.FixtureRequest) -> tuple[Backend, SubscriptionStore, DeliveryStore]:
     backend: Backend = request.getfixturevalue(f"{request.param}_backend")
     assert backend.subscriptions is not None and backend.notices is not None

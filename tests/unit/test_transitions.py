@@ -94,7 +94,7 @@ Cell = tuple[JobStatus, EventKind | None] | None
 _PROCESSING_ROW: dict[str, Cell] = {
     "claim": None,  # the lease is live
     "heartbeat": (P, None),
-    "progress": (P, None),
+    "progress": (P, E.PROGRESS),  # 0 % → 50 % crosses a tenth
     "complete": (C, E.COMPLETED),
     "schedule_retry": (Q, E.RETRY_SCHEDULED),
     "fail_attempt": (F, E.FAILED),
@@ -193,3 +193,14 @@ def test_moves_carry_what_they_change() -> None:
     redriven = verbs.redrive(STATES["failed"], now=NOW, extra_attempts=3).after
     assert (redriven.max_attempts, redriven.error, redriven.finished_at) == (6, None, None)
     assert verbs.submitted(BASE).kind is EventKind.SUBMITTED
+
+
+def test_progress_writes_history_only_when_it_crosses_a_tenth() -> None:
+    job = replace(STATES["processing"], progress=Progress(12))
+    steps = [13.0, 19.9, 20.0, 20.5, 45.0, 100.0]
+    kinds = []
+    for pct in steps:
+        moved = verbs.report_progress(job, attempt=job.attempt, now=NOW, progress=Progress(pct))
+        kinds.append(None if moved.event is None else moved.event.detail["percent"])
+        job = moved.after
+    assert kinds == [None, None, 20.0, None, 45.0, 100.0]

@@ -15,6 +15,15 @@ from pathlib import PurePosixPath
 from typing import Any, TypeVar
 
 from jobgate.domain.models import BlobRef, Job, JobError, JobStatus, Page, Progress
+from jobgate.domain.notices import (
+    Channel,
+    DeliveryStatus,
+    NoticeDelivery,
+    NoticeType,
+    Secret,
+    Subscription,
+    SubscriptionStatus,
+)
 from jobgate.errors import ValidationFailed
 
 T = TypeVar("T")
@@ -183,3 +192,38 @@ def check_key(key: str) -> str:
     if not key or path.is_absolute() or ".." in path.parts or "\x00" in key or "\\" in key:
         raise ValidationFailed(f"invalid blob key {key!r}")
     return key
+
+
+# -- notices (subscriptions and deliveries as one JSON text each) ------------------------------
+
+
+def subscription_text(sub: Subscription) -> str:
+    data = asdict(sub)
+    data["event_types"] = sorted(sub.event_types)
+    data["job_types"] = None if sub.job_types is None else sorted(sub.job_types)
+    return dumps(data)
+
+
+def subscription_of(text: str) -> Subscription:
+    data: dict[str, Any] = json.loads(text)
+    return Subscription(
+        **{
+            **data,
+            "channel": Channel(data["channel"]),
+            "status": SubscriptionStatus(data["status"]),
+            "event_types": frozenset(NoticeType(t) for t in data["event_types"]),
+            "job_types": None if data["job_types"] is None else frozenset(data["job_types"]),
+            "secrets": tuple(Secret(**s) for s in data["secrets"]),
+        }
+    )
+
+
+def delivery_text(delivery: NoticeDelivery) -> str:
+    return dumps(asdict(delivery))
+
+
+def delivery_of(text: str) -> NoticeDelivery:
+    data: dict[str, Any] = json.loads(text)
+    return NoticeDelivery(
+        **{**data, "status": DeliveryStatus(data["status"]), "notice": NoticeType(data["notice"])}
+    )

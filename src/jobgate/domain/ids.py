@@ -8,6 +8,7 @@ id alone, and they carry no owner information a caller could guess from.
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -22,10 +23,24 @@ def _encode(value: int) -> str:
     return "".join(_PAIRS[(value >> shift) & 1023] for shift in range(120, -1, -10))
 
 
+_last = [0, 0]  # the millisecond and random part of the newest id made in this process
+_lock = threading.Lock()
+
+
 def new_id(now: float | None = None) -> str:
-    """Return a fresh ULID for ``now`` (epoch seconds, default: the wall clock)."""
+    """Return a fresh ULID for ``now`` (epoch seconds, default: the wall clock).
+
+    Monotonic within a process (the ULID spec's rule): a second id in the same millisecond is
+    the previous one plus one, so ids made one after another sort in the order they were made
+    (a job's events, the jobs of a batch), not only to the millisecond."""
     millis = int((time.time() if now is None else now) * 1000)
-    return _encode((millis << 80) | int.from_bytes(os.urandom(10), "big"))
+    with _lock:
+        if millis == _last[0] and _last[1] < (1 << 80) - 1:
+            rand = _last[1] + 1
+        else:
+            rand = int.from_bytes(os.urandom(10), "big") >> 1  # room to count up
+        _last[0], _last[1] = millis, rand
+    return _encode((millis << 80) | rand)
 
 
 def id_floor(at: float) -> str:

@@ -110,6 +110,7 @@ class EventKind(enum.StrEnum):
     RESENT = "resent"
     LEASE_EXPIRED = "lease_expired"
     REDRIVEN = "redriven"
+    PROGRESS = "progress"  # throttled: when the handler's progress crosses a tenth
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,7 @@ _BY_KIND = {
     EventKind.COMPLETED: NoticeType.COMPLETED,
     EventKind.FAILED: NoticeType.FAILED,
     EventKind.CANCELLED: NoticeType.CANCELLED,
+    EventKind.PROGRESS: NoticeType.PROGRESS,
 }
 
 
@@ -165,8 +166,67 @@ def deliveries_for(
             detail=dict(event.detail),
         )
         for sub in subscriptions
-        if sub.owner in (event.owner, EVERY_OWNER) and sub.hears(notice, event.job_type)
+        if sub.owner in (event.owner, EVERY_OWNER)
+        and sub.hears(notice, event.job_type)
+        and sub.external_id is None  # SNS itself delivers to its own subscriptions
     ]
+
+
+def topic_notice(event: JobEvent) -> NoticeDelivery | None:
+    """An event as the notice published to the topic (subscriber-less), or None when it
+    makes no notice."""
+    notice = notice_type(event.kind)
+    if notice is None:
+        return None
+    return NoticeDelivery(
+        delivery_id=event.event_id,
+        sub_id="",
+        owner=event.owner,
+        event_id=event.event_id,
+        notice=notice,
+        job_id=event.job_id,
+        job_type=event.job_type,
+        job_status=event.status.value,
+        attempt=event.attempt,
+        created_at=event.at,
+        detail=dict(event.detail),
+    )
+
+
+def filter_policy(sub: Subscription) -> dict[str, list[str]]:
+    """The SNS filter policy that lets an SNS-delivered subscription (email, SMS on AWS) hear
+    exactly what it asked for: its owner's jobs (the admin's: everyone's), its notice types,
+    its job types. Matched against :func:`attributes` of each published notice."""
+    policy = {"event_type": sorted(t.value for t in sub.event_types)}
+    if sub.owner != EVERY_OWNER:
+        policy["owner"] = [sub.owner]
+    if sub.job_types is not None:
+        policy["job_type"] = sorted(sub.job_types)
+    return policy
+
+
+def attributes(notice: NoticeDelivery) -> dict[str, str]:
+    """The message attributes a published notice carries (what filter policies match on)."""
+    return {
+        "event_type": notice.notice.value,
+        "job_type": notice.job_type,
+        "owner": notice.owner,
+        "status": notice.job_status,
+        "event_id": notice.event_id,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMessage:
+    """One notice as published to a topic (SNS): the Standard Webhooks body for machines
+    (SQS, Lambda, HTTP subscribers), a text for email and a short one for SMS."""
+
+    message_id: str  # the event's id: every copy of one notice carries it
+    body: str
+    subject: str
+    text: str
+    sms: str
+    attributes: dict[str, str]
 
 
 def retry_at(schedule: Sequence[float], attempts: int, now: float) -> float | None:

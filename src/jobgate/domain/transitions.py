@@ -40,7 +40,8 @@ from jobgate.errors import IllegalTransition
 @dataclass(frozen=True, slots=True)
 class Transition:
     """One decided move: store ``changes`` iff the stored job is still at ``job.version``,
-    and append ``event`` (None for bookkeeping writes: heartbeats, progress) in the same write."""
+    and append ``event`` (None for bookkeeping writes: heartbeats, most progress) in the same
+    write."""
 
     job: Job
     changes: Mapping[str, Any]
@@ -140,10 +141,20 @@ def heartbeat(job: Job, *, attempt: int, now: float, lease_seconds: float) -> Tr
     return Transition(job, {"lease_expires_at": now + lease_seconds, "updated_at": now})
 
 
+PROGRESS_STEP = 10.0  # percent: a progress event each time the progress crosses a tenth
+
+
 def report_progress(job: Job, *, attempt: int, now: float, progress: Progress) -> Transition:
-    """Store the handler's progress (no history line: progress is throttled, not recorded)."""
+    """Store the handler's progress. Throttled history: an event (and a ``job.progress``
+    notice, for the subscriptions that ask) only when it crosses a tenth (10 %, 20 %, …), so a
+    handler reporting every item writes at most ten events per attempt."""
     _require_attempt(job, attempt, "report progress")
-    return Transition(job, {"progress": progress, "updated_at": now})
+    crossed = progress.pct // PROGRESS_STEP > job.progress.pct // PROGRESS_STEP
+    note = event(
+        job, EventKind.PROGRESS, JobStatus.PROCESSING, now,
+        percent=progress.pct, note=progress.note,
+    ) if crossed else None  # fmt: skip
+    return Transition(job, {"progress": progress, "updated_at": now}, note)
 
 
 def _finished(now: float) -> dict[str, Any]:

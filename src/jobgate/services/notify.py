@@ -2,7 +2,11 @@
 
     job history (committed with each transition)
       └─► Dispatcher: events after its cursor → one delivery per listening subscription
-            (deliveries and the cursor move in one atomic step: none lost, none made twice)
+      │     local: deliveries and the cursor move in one SQLite transaction (none lost, none
+      │     made twice); aws: the jobs table's outbox marker, set in the transition's own
+      │     write, is cleared after the deliveries are written (a crash re-makes the same ids)
+      ├─► Topic (aws): every notice published to SNS with its attributes; SNS itself delivers
+      │     to email and SMS subscriptions (and any SQS/Lambda/HTTPS subscriber) by filter policy
       └─► Deliverer: due deliveries → webhook (signed) / email → delivered | retry | failed
 
 Deliveries run apart from job execution (their own thread pool), so a slow or failing receiver
@@ -12,6 +16,7 @@ receivers drop duplicates by ``webhook-id``.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections import defaultdict
@@ -120,6 +125,18 @@ class SubscriptionService:
             secrets=(Secret(n.new_secret()),) if channel is Channel.WEBHOOK else (),
             include_payload=include_payload,
         )
+        topic = self._b.topic
+        if channel is not Channel.WEBHOOK and topic is not None:
+            # SNS delivers email and SMS itself, filtered to what the subscription asked for
+            arn, pending = topic.subscribe(channel.value, target, n.filter_policy(subscription))
+            status = SubscriptionStatus.PENDING_CONFIRMATION if pending else subscription.status
+            subscription = replace(subscription, external_id=arn, status=status)
+            try:
+                subs.add_subscription(subscription)
+            except Exception:
+                topic.unsubscribe(arn)  # nothing half-made stays behind
+                raise
+            return subscription
         subs.add_subscription(subscription)
         return subscription
 
@@ -150,9 +167,11 @@ class SubscriptionService:
                 raise ValidationFailed(str(exc)) from None
         if not E164.match(target):
             raise ValidationFailed("phone_number must be E.164: '+' and 7 to 15 digits")
+        if self._b.topic is not None:
+            return target
         raise Unsupported(
-            "SMS notifications need the aws backend (they are sent by SNS); "
-            "use a webhook or email here"
+            "SMS notifications are sent by SNS: they need the aws backend with "
+            "NOTIFICATIONS_TOPIC_ARN set; use a webhook or email here"
         )
 
     def check_url(self, url: str) -> str:
@@ -182,18 +201,36 @@ class SubscriptionService:
 
     def all(self, owner: str | None) -> list[Subscription]:
         subs, _ = _stores(self._b)
-        return subs.subscriptions(owner)
+        return [self._confirmed(sub) for sub in subs.subscriptions(owner)]
 
     def get(self, owner: str | None, sub_id: str) -> Subscription:
         subs, _ = _stores(self._b)
         found = subs.get_subscription(sub_id)
         if found is None or (owner is not None and found.owner != owner):
             raise NotFound(f"no subscription {sub_id!r}")
-        return found
+        return self._confirmed(found)
+
+    def _confirmed(self, sub: Subscription) -> Subscription:
+        """An SNS subscription awaiting confirmation, as SNS sees it now (the recipient may
+        have confirmed since)."""
+        topic = self._b.topic
+        if (
+            sub.status is not SubscriptionStatus.PENDING_CONFIRMATION
+            or sub.external_id is None
+            or topic is None
+            or topic.pending(sub.external_id)
+        ):
+            return sub
+        active = replace(sub, status=SubscriptionStatus.ACTIVE)
+        _stores(self._b)[0].save_subscription(active)
+        return active
 
     def delete(self, owner: str | None, sub_id: str) -> None:
         subs, _ = _stores(self._b)
-        self.get(owner, sub_id)
+        found = self.get(owner, sub_id)
+        if found.external_id is not None and self._b.topic is not None:
+            with contextlib.suppress(NotFound):
+                self._b.topic.unsubscribe(found.external_id)
         subs.delete_subscription(sub_id)
 
     def rotate_secret(self, owner: str | None, sub_id: str) -> Subscription:
@@ -233,17 +270,31 @@ class SubscriptionService:
 
 
 class Dispatcher:
-    """Turns committed job events into deliveries (crash-safe: see the module docstring)."""
+    """Turns committed job events into deliveries, and publishes them to the backend's topic
+    when it has one (crash-safe: see the module docstring; a crash between the publish and the
+    outbox's move publishes the same event ids again)."""
 
-    def __init__(self, backend: Backend, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        clock: Callable[[], float] = time.time,
+        writer: NoticeWriter | None = None,
+    ) -> None:
         self._subs, self._store = _stores(backend)
+        self._topic = backend.topic
+        self._writer = writer
         self._clock = clock
         self._store.start_cursor(CURSOR)
+        self.idle = False  # True after a pass that found no new event
 
     def run_once(self, limit: int = 500) -> int:
         """Make the deliveries of up to ``limit`` new events; how many events were read."""
 
         def make(events: list[JobEvent]) -> list[NoticeDelivery]:
+            if self._topic is not None and self._writer is not None:
+                notices = [x for e in events if (x := n.topic_notice(e)) is not None]
+                if notices:
+                    self._topic.publish([self._writer.message(x) for x in notices])
             by_owner: dict[str, list[Subscription]] = defaultdict(list)
             for sub in self._subs.subscriptions():
                 by_owner[sub.owner].append(sub)
@@ -253,7 +304,68 @@ class Dispatcher:
                 d for e in events for d in n.deliveries_for(e, [*by_owner[e.owner], *every], now)
             ]
 
-        return self._store.dispatch(CURSOR, make, limit)
+        read = self._store.dispatch(CURSOR, make, limit)
+        self.idle = read == 0
+        return read
+
+
+class NoticeWriter:
+    """What a notice says: its ``data`` (with links and a fresh signed download URL), and the
+    message published to a topic."""
+
+    def __init__(self, jobs: JobService, settings: NotifySettings) -> None:
+        self._jobs = jobs
+        self._settings = settings
+
+    def message(self, notice: NoticeDelivery) -> n.TopicMessage:
+        data = self.data(notice, include_payload=False)
+        subject, text = email_text(notice, data)
+        return n.TopicMessage(
+            message_id=notice.event_id,
+            body=n.body(notice.notice, notice.created_at, data),
+            subject=subject,
+            text=text,
+            sms=subject,
+            attributes=n.attributes(notice),
+        )
+
+    def data(self, delivery: NoticeDelivery, include_payload: bool) -> dict[str, Any]:
+        """The notice's ``data``: the job as the event left it, and its links (a fresh signed
+        download URL when the job made a result blob or an artifact)."""
+        data: dict[str, Any] = {
+            "job_id": delivery.job_id,
+            "job_type": delivery.job_type,
+            "status": delivery.job_status,
+            "attempt": delivery.attempt,
+        }
+        if delivery.notice is NoticeType.PROGRESS:
+            data["progress"] = {
+                "percent": delivery.detail.get("percent"),
+                "note": delivery.detail.get("note", ""),
+            }
+        base = (self._settings.public_url or "").rstrip("/")
+        links = {"self": f"{base}/jobs/{delivery.job_id}"}
+        try:
+            job = self._jobs.get(delivery.owner, delivery.job_id)
+        except NotFound:
+            job = None
+        if job is not None:
+            failure = delivery.notice in (NoticeType.FAILED, NoticeType.RETRY_SCHEDULED)
+            if failure and job.error is not None:
+                data["error"] = {"type": job.error.type, "message": job.error.message}
+            if delivery.notice is NoticeType.COMPLETED:
+                links.update(self._result_links(job, base))
+            if include_payload and job.payload_ref is None:
+                data["payload"] = job.payload
+        data["links"] = links
+        return data
+
+    def _result_links(self, job: Job, base: str) -> dict[str, str]:
+        links = {"result": f"{base}/jobs/{job.job_id}/result"}
+        if job.status is JobStatus.COMPLETED and (job.artifacts or job.result_ref):
+            url = self._jobs.download_url(job.owner, job.job_id, None)
+            links["download"] = url if "://" in url else f"{base}{url}"
+        return links
 
 
 class Deliverer:
@@ -270,7 +382,7 @@ class Deliverer:
     ) -> None:
         self._backend = backend
         self._subs, self._store = _stores(backend)
-        self._jobs = jobs
+        self._writer = NoticeWriter(jobs, settings)
         self._settings = settings
         self._webhooks = webhooks
         self._mail = mail
@@ -321,7 +433,7 @@ class Deliverer:
         return outcome
 
     def _send(self, sub: Subscription, delivery: NoticeDelivery, now: float) -> SendResult:
-        data = self.data(sub, delivery)
+        data = self._writer.data(delivery, sub.include_payload)
         if sub.channel is Channel.WEBHOOK:
             text = n.body(delivery.notice, delivery.created_at, data)
             headers = n.signed_headers(sub.live_secrets(now), delivery.event_id, int(now), text)
@@ -330,39 +442,6 @@ class Deliverer:
             subject, text = email_text(delivery, data)
             return self._mail.send(sub.target, subject, text)
         return SendResult(False, error=f"no sender for {sub.channel.value} here")
-
-    def data(self, sub: Subscription, delivery: NoticeDelivery) -> dict[str, Any]:
-        """The notice's ``data``: the job as the event left it, and its links (a fresh signed
-        download URL when the job made a result blob or an artifact)."""
-        data: dict[str, Any] = {
-            "job_id": delivery.job_id,
-            "job_type": delivery.job_type,
-            "status": delivery.job_status,
-            "attempt": delivery.attempt,
-        }
-        base = (self._settings.public_url or "").rstrip("/")
-        links = {"self": f"{base}/jobs/{delivery.job_id}"}
-        try:
-            job = self._jobs.get(delivery.owner, delivery.job_id)
-        except NotFound:
-            job = None
-        if job is not None:
-            failure = delivery.notice in (NoticeType.FAILED, NoticeType.RETRY_SCHEDULED)
-            if failure and job.error is not None:
-                data["error"] = {"type": job.error.type, "message": job.error.message}
-            if delivery.notice is NoticeType.COMPLETED:
-                links.update(self._result_links(job, base))
-            if sub.include_payload and job.payload_ref is None:
-                data["payload"] = job.payload
-        data["links"] = links
-        return data
-
-    def _result_links(self, job: Job, base: str) -> dict[str, str]:
-        links = {"result": f"{base}/jobs/{job.job_id}/result"}
-        if job.status is JobStatus.COMPLETED and (job.artifacts or job.result_ref):
-            url = self._jobs.download_url(job.owner, job.job_id, None)
-            links["download"] = url if "://" in url else f"{base}{url}"
-        return links
 
     def _record(
         self, sub: Subscription, delivery: NoticeDelivery, result: SendResult, now: float

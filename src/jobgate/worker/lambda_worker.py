@@ -36,9 +36,13 @@ from jobgate.services.attempt import Disposition, MessageAction, Outcome, Run
 from jobgate.services.execute import Executor
 from jobgate.services.maintenance import Reconciler
 from jobgate.services.schedules import ScheduleService
+from jobgate.worker.notifier import Notifier
 
 #: the rule (and value of an event's ``jobgate`` field) that runs the reconciler
 HOUSEKEEPING = "housekeeping"
+#: the rule that dispatches and sends notices (webhooks; SNS publishing of every event)
+NOTIFICATIONS = "notifications"
+_NOTIFY_MARGIN_SECONDS = 10.0  # left for the last pass's sends to finish and be stored
 
 
 def delivery_of(record: Mapping[str, Any]) -> Delivery:
@@ -128,18 +132,43 @@ class LambdaWorker:
 class CronHandler:
     """Enqueues the tick an EventBridge scheduled event names, once however often delivered
     (the event's ``time`` is the tick, so the idempotency key ``schedule:{name}:{tick}`` makes a
-    redelivered event enqueue nothing new); the housekeeping rule runs the reconciler."""
+    redelivered event enqueue nothing new); the housekeeping rule runs the reconciler; the
+    notifications rule dispatches new events (SNS, webhook deliveries) and sends what is due,
+    pass after pass until nothing is left, polling on for ``notify_poll_seconds`` more (0: the
+    rule's period bounds a notice's delay; ~50 with a one-minute rule: about a second, for the
+    price of a function that is always running)."""
 
-    def __init__(self, app: JobGate, schedules: ScheduleService, reconciler: Reconciler) -> None:
+    def __init__(
+        self,
+        app: JobGate,
+        schedules: ScheduleService,
+        reconciler: Reconciler,
+        notifier: Callable[[], Notifier | None] = lambda: None,
+        notify_poll_seconds: float = 0.0,
+    ) -> None:
         self._app = app
         self._schedules = schedules
         self._reconciler = reconciler
+        self._notifier = notifier
+        self._notify_poll_seconds = notify_poll_seconds
 
-    def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
+    def handle(
+        self, event: Mapping[str, Any], left: Callable[[], float] | None = None
+    ) -> dict[str, Any]:
+        """Run what the rule names; ``left``: the invocation's remaining seconds."""
         name = event.get("schedule") or event.get("jobgate") or self._name_for(event)
         if name == HOUSEKEEPING and name not in self._app.schedules:
             report = self._reconciler.run_once()
             return {"housekeeping": True, **dataclasses.asdict(report)}
+        if name == NOTIFICATIONS and name not in self._app.schedules:
+            notifier = self._notifier()
+            if notifier is None:
+                raise ConfigurationError("this backend keeps no notifications")
+            budget = left or seconds_left(None)
+            attempted = notifier.drain(
+                lambda: budget() - _NOTIFY_MARGIN_SECONDS, self._notify_poll_seconds
+            )
+            return {"notifications": True, "attempted": attempted}
         spec = self._app.schedules.get(str(name))
         if spec is None:
             raise ConfigurationError(f"no schedule named {name!r} in this app")
@@ -153,13 +182,13 @@ class CronHandler:
         ``report``)."""
         resources = event.get("resources") or []
         rule = str(resources[0]).rsplit("/", 1)[-1] if resources else ""
-        names = [*self._app.schedules, HOUSEKEEPING]
+        names = [*self._app.schedules, HOUSEKEEPING, NOTIFICATIONS]
         fitting = [n for n in names if _fits(rule, rule_suffix(n))]
         if not fitting:
             known = ", ".join(sorted(self._app.schedules)) or "none"
             raise ConfigurationError(
                 f"EventBridge rule {rule or '(none)'!r} names no schedule of this app "
-                f"(schedules: {known}; and {HOUSEKEEPING!r}): rules are named "
+                f"(schedules: {known}; and {HOUSEKEEPING!r}, {NOTIFICATIONS!r}): rules are named "
                 f"'<prefix>-<schedule name>'"
             )
         return max(fitting, key=len)

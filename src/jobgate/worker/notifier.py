@@ -5,6 +5,8 @@ beyond its own sender thread)."""
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from jobgate.errors import JobGateError
@@ -40,6 +42,21 @@ class Notifier:
         if due:
             self._deliverer.deliver_many(due, None if pool is None else pool.map)
         return len(due)
+
+    def drain(self, left: Callable[[], float], keep_polling: float = 0.0) -> int:
+        """Passes until nothing is due and ``keep_polling`` seconds have gone by, or ``left()``
+        (seconds this run may still take) runs out: one Lambda invocation's share."""
+        start = time.monotonic()
+        attempted = 0
+        with ThreadPoolExecutor(self._concurrency, thread_name_prefix="jobgate-send") as pool:
+            while left() > 0:
+                busy = self.run_once(pool)
+                attempted += busy
+                if not busy and self._dispatcher.idle:
+                    if time.monotonic() - start >= keep_polling:
+                        break
+                    time.sleep(min(max(self._idle_wait, 1.0), max(0.0, left())))  # each second
+        return attempted
 
     def _loop(self) -> None:
         with ThreadPoolExecutor(self._concurrency, thread_name_prefix="jobgate-send") as pool:

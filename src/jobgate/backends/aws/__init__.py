@@ -1,4 +1,5 @@
-"""The AWS backend: DynamoDB (ledger, users, schedules), SQS (queue + DLQ), S3 (blobs).
+"""The AWS backend: DynamoDB (ledger, users, schedules, notifications), SQS (queue + DLQ),
+S3 (blobs), SNS (every notice published; email and SMS subscriptions).
 
 boto3 is imported here, not by the rest of jobgate: install the ``aws`` extra to use it.
 """
@@ -25,6 +26,7 @@ class AwsResources:
     dlq_url: str
     bucket: str
     endpoint_url: str | None = None
+    notifications_topic_arn: str | None = None  # None: no SNS publishing, no email/SMS
 
 
 class LazyClient:
@@ -62,11 +64,12 @@ def clients(resources: AwsResources, session: Any = None) -> dict[str, Any]:
     def maker(name: str) -> Callable[[], Any]:
         return lambda: session.client(name, endpoint_url=resources.endpoint_url, config=config)
 
-    return {name: LazyClient(maker(name)) for name in ("dynamodb", "sqs", "s3")}
+    return {name: LazyClient(maker(name)) for name in ("dynamodb", "sqs", "s3", "sns")}
 
 
 def build_aws_backend(resources: AwsResources, *, session: Any = None) -> Backend:
     from jobgate.backends.aws.jobs import DynamoJobStore
+    from jobgate.backends.aws.notices import DynamoNoticeStore
     from jobgate.backends.aws.s3 import S3BlobStore
     from jobgate.backends.aws.schedules import DynamoScheduleStore
     from jobgate.backends.aws.sqs import SqsQueue
@@ -74,9 +77,16 @@ def build_aws_backend(resources: AwsResources, *, session: Any = None) -> Backen
 
     made = clients(resources, session)
     queue = SqsQueue(made["sqs"], resources.queue_url, resources.dlq_url)
+    jobs = DynamoJobStore(made["dynamodb"], resources.jobs_table)
+    notices = DynamoNoticeStore(made["dynamodb"], resources.events_table, jobs)
+    topic = None
+    if resources.notifications_topic_arn:
+        from jobgate.backends.aws.sns import SnsTopic
+
+        topic = SnsTopic(made["sns"], resources.notifications_topic_arn)
     return Backend(
         name="aws",
-        jobs=DynamoJobStore(made["dynamodb"], resources.jobs_table),
+        jobs=jobs,
         users=DynamoUserStore(made["dynamodb"], resources.users_table),
         queue=queue,
         dead_letters=queue,
@@ -85,4 +95,7 @@ def build_aws_backend(resources: AwsResources, *, session: Any = None) -> Backen
         # No transactions across items here: atomic() batches message deletes instead.
         atomic=queue.acks.scope,
         close=lambda: None,
+        subscriptions=notices,
+        notices=notices,
+        topic=topic,
     )

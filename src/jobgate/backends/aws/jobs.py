@@ -11,6 +11,11 @@ The jobs table (name from settings; Terraform creates it) has partition key ``jo
 * GSI ``listing-index`` (``listing``, ``job_id``, keys only) lists every owner's jobs for the
   admin: ``listing`` is one of :data:`LISTING_SHARDS` values, so no single partition takes every
   submit, and a page merges the shards' newest-first streams.
+* ``outbox`` / ``published``: a write that appends an event also sets ``outbox`` (one of
+  :data:`OUTBOX_SHARDS` values; sparse GSI ``outbox-index``, keys only), in the same
+  conditional write; the notifications dispatcher reads the events after ``published``, turns
+  them into deliveries and SNS messages, then moves ``published`` and removes ``outbox`` only
+  if no event came meanwhile. A crash between the two re-dispatches the same event ids.
 * Idempotency items (``idem#<sha256(owner, key)>``, so keys of two owners never collide) and
   schedule state (``schedule#<name>``, :mod:`.schedules`) live in the same table; they carry no
   ``owner``/``status``/``listing``, so the indexes stay sparse.
@@ -41,6 +46,7 @@ if TYPE_CHECKING:  # the published stubs (dev extra); nothing at run time
     from mypy_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef
 
 LISTING_SHARDS = 8
+OUTBOX_SHARDS = 4
 _GETS_PER_CALL = 100  # BatchGetItem's limit
 _GET_ROUNDS = 5
 
@@ -53,6 +59,11 @@ def idempotency_item_key(owner: str, key: str) -> str:
 def listing_shard(job_id: str) -> str:
     """The admin listing's partition for a job: from the id's random tail, so evenly spread."""
     return f"jobs#{int.from_bytes(job_id[-6:].encode(), 'big') % LISTING_SHARDS}"
+
+
+def outbox_shard(job_id: str) -> str:
+    """The outbox index's partition for a job (few: the outbox holds only undispatched jobs)."""
+    return f"outbox#{int.from_bytes(job_id[-6:].encode(), 'big') % OUTBOX_SHARDS}"
 
 
 def _history_entry(event: JobEvent) -> str:
@@ -106,6 +117,7 @@ class DynamoJobStore:
             **job_fields(job),
             "listing": listing_shard(job.job_id),
             "history": [_history_entry(event)],
+            "outbox": outbox_shard(job.job_id),
         }
         put: PutTypeDef = {
             "TableName": self._jobs,
@@ -174,6 +186,14 @@ class DynamoJobStore:
 
     def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
         found: dict[str, Job] = {}
+        for item in self._read_items(job_ids):
+            job = _job(item)
+            if job is not None:
+                found[job.job_id] = job
+        return found
+
+    def _read_items(self, job_ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """The stored items (decoded) of ``job_ids`` that exist, in no particular order."""
         unique = list(dict.fromkeys(job_ids))
         for start in range(0, len(unique), _GETS_PER_CALL):
             keys = [{"job_id": {"S": i}} for i in unique[start : start + _GETS_PER_CALL]]
@@ -182,18 +202,71 @@ class DynamoJobStore:
                 with translated("get jobs"):
                     answer = self._db.batch_get_item(RequestItems=request)
                 for item in answer.get("Responses", {}).get(self._jobs, []):
-                    job = _job(from_item(item))
-                    if job is not None:
-                        found[job.job_id] = job
+                    yield from_item(item)
                 request = answer.get("UnprocessedKeys") or {}
                 if not request:
                     break
             else:  # throttled throughout: the rest are read one by one
                 for key in request.get(self._jobs, {}).get("Keys", []):
-                    single = self.get(key["job_id"]["S"])
+                    with translated("get job"):
+                        single = self._db.get_item(
+                            TableName=self._jobs, Key=key, ConsistentRead=True
+                        ).get("Item")
                     if single is not None:
-                        found[single.job_id] = single
-        return found
+                        yield from_item(single)
+
+    # -- the notifications outbox ---------------------------------------------------------------
+
+    def outbox(self, limit: int) -> list[tuple[list[JobEvent], int]]:
+        """Up to ``limit`` jobs with events not yet dispatched to notifications, oldest job
+        first: (the job's events, how many of them were dispatched before)."""
+        ids: list[str] = []
+        for n in range(OUTBOX_SHARDS):
+            with translated("read the outbox"):
+                answer = self._db.query(
+                    TableName=self._jobs,
+                    IndexName="outbox-index",
+                    KeyConditionExpression="outbox = :shard",
+                    ExpressionAttributeValues={":shard": {"S": f"outbox#{n}"}},
+                    Limit=limit,
+                )
+            ids.extend(item["job_id"]["S"] for item in answer.get("Items", []))
+        pending = []
+        for item in self._read_items(sorted(ids)[:limit]):
+            if "owner" in item and item.get("outbox"):  # the index lags the table
+                pending.append((_events_of(item), int(item.get("published", 0))))
+        return sorted(pending, key=lambda p: p[0][0].job_id if p[0] else "")
+
+    def mark_dispatched(self, job_id: str, count: int) -> None:
+        """The job's first ``count`` events are dispatched: it leaves the outbox unless an
+        event was appended meanwhile (then only the count moves, and it stays)."""
+        names = {"#history": "history", "#published": "published"}
+        values = {":n": {"N": str(count)}}
+        try:
+            with translated("mark dispatched"):
+                self._db.update_item(
+                    TableName=self._jobs,
+                    Key={"job_id": {"S": job_id}},
+                    UpdateExpression="SET #published = :n REMOVE outbox",
+                    ConditionExpression="size(#history) = :n",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                )
+            return
+        except ConditionFailed:
+            pass  # newer events: they keep it in the outbox
+        with contextlib.suppress(ConditionFailed), translated("mark dispatched"):
+            self._db.update_item(
+                TableName=self._jobs,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression="SET #published = :n",
+                ConditionExpression=(
+                    "attribute_exists(#history) AND "
+                    "(attribute_not_exists(#published) OR #published < :n)"
+                ),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
 
     # -- listings -------------------------------------------------------------------------------
 
@@ -292,6 +365,9 @@ class DynamoJobStore:
             values[":event"] = {"L": [{"S": _history_entry(transition.event)}]}
             values[":none"] = {"L": []}
             sets.append("#history = list_append(if_not_exists(#history, :none), :event)")
+            # ... and puts the job in the notifications outbox (see ``outbox``)
+            values[":outbox"] = {"S": outbox_shard(job.job_id)}
+            sets.append("outbox = :outbox")
         expression = "SET " + ", ".join(sets)
         if removes:
             expression += " REMOVE " + ", ".join(removes)

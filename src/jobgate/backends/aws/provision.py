@@ -35,7 +35,7 @@ def provision(
     clients: dict[str, Any], prefix: str, region: str, *, max_receives: int = 5
 ) -> AwsResources:
     """Create tables, queues and the bucket named after ``prefix``; return where they are."""
-    db, sqs, s3 = clients["dynamodb"], clients["sqs"], clients["s3"]
+    db, sqs, s3, sns = clients["dynamodb"], clients["sqs"], clients["s3"], clients["sns"]
     db.create_table(
         TableName=f"{prefix}-jobs",
         BillingMode="PAY_PER_REQUEST",
@@ -45,20 +45,23 @@ def provision(
             _attr("status"),
             _attr("updated_at", "N"),
             _attr("listing"),
+            _attr("outbox"),
         ],
         KeySchema=_key("job_id"),
         GlobalSecondaryIndexes=[
             _gsi("owner-index", "owner", "job_id"),
             _gsi("status-index", "status", "updated_at"),
             _gsi("listing-index", "listing", "job_id", "KEYS_ONLY"),
+            _gsi("outbox-index", "outbox", "job_id", "KEYS_ONLY"),
         ],
         SSESpecification={"Enabled": True},
     )
     db.create_table(
         TableName=f"{prefix}-events",
         BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[_attr("job_id"), _attr("event_id")],
-        KeySchema=[*_key("job_id"), {"AttributeName": "event_id", "KeyType": "RANGE"}],
+        AttributeDefinitions=[_attr("pk"), _attr("sk"), _attr("due"), _attr("next_at", "N")],
+        KeySchema=[*_key("pk"), {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[_gsi("due-index", "due", "next_at")],
         SSESpecification={"Enabled": True},
     )
     db.update_time_to_live(
@@ -99,6 +102,7 @@ def provision(
     )["QueueUrl"]
     bucket = f"{prefix}-blobs"
     s3.create_bucket(Bucket=bucket)
+    topic = sns.create_topic(Name=f"{prefix}-notifications")["TopicArn"]
     return AwsResources(
         region=region,
         jobs_table=f"{prefix}-jobs",
@@ -107,4 +111,5 @@ def provision(
         queue_url=queue_url,
         dlq_url=dlq_url,
         bucket=bucket,
+        notifications_topic_arn=topic,
     )

@@ -10,58 +10,21 @@ a time, so ``seq`` order is commit order and no event can appear behind the curs
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
+from jobgate.backends.fields import delivery_of, delivery_text, subscription_of, subscription_text
 from jobgate.backends.local import codec
 from jobgate.backends.local.db import Database
 from jobgate.domain.models import JobEvent
-from jobgate.domain.notices import (
-    Channel,
-    DeliveryStatus,
-    NoticeDelivery,
-    NoticeType,
-    Secret,
-    Subscription,
-    SubscriptionStatus,
-)
+from jobgate.domain.notices import DeliveryStatus, NoticeDelivery, Subscription
 
 _DELIVERY_COLUMNS = "delivery_id, sub_id, status, next_attempt_at, created_at, data"
 
 
-def _subscription_data(sub: Subscription) -> str:
-    data = asdict(sub)
-    data["event_types"] = sorted(sub.event_types)
-    data["job_types"] = None if sub.job_types is None else sorted(sub.job_types)
-    return codec.dumps(data)
-
-
-def _subscription(text: str) -> Subscription:
-    data: dict[str, Any] = json.loads(text)
-    return Subscription(
-        **{
-            **data,
-            "channel": Channel(data["channel"]),
-            "status": SubscriptionStatus(data["status"]),
-            "event_types": frozenset(NoticeType(t) for t in data["event_types"]),
-            "job_types": None if data["job_types"] is None else frozenset(data["job_types"]),
-            "secrets": tuple(Secret(**s) for s in data["secrets"]),
-        }
-    )
-
-
 def _delivery_row(d: NoticeDelivery) -> tuple[Any, ...]:
     return (d.delivery_id, d.sub_id, d.status.value, d.next_attempt_at, d.created_at,
-            codec.dumps(asdict(d)))  # fmt: skip
-
-
-def _delivery(text: str) -> NoticeDelivery:
-    data: dict[str, Any] = json.loads(text)
-    return NoticeDelivery(
-        **{**data, "status": DeliveryStatus(data["status"]), "notice": NoticeType(data["notice"])}
-    )
+            delivery_text(d))  # fmt: skip
 
 
 class SqliteNoticeStore:
@@ -77,7 +40,7 @@ class SqliteNoticeStore:
             conn.execute(
                 "INSERT INTO subscriptions (sub_id, owner, created_at, data) VALUES (?, ?, ?, ?)",
                 (subscription.sub_id, subscription.owner, subscription.created_at,
-                 _subscription_data(subscription)),
+                 subscription_text(subscription)),
             )  # fmt: skip
 
     def get_subscription(self, sub_id: str) -> Subscription | None:
@@ -86,7 +49,7 @@ class SqliteNoticeStore:
             .execute("SELECT data FROM subscriptions WHERE sub_id = ?", (sub_id,))
             .fetchone()
         )
-        return None if row is None else _subscription(row[0])
+        return None if row is None else subscription_of(row[0])
 
     def subscriptions(self, owner: str | None = None) -> list[Subscription]:
         conn = self._db.connection()
@@ -96,13 +59,13 @@ class SqliteNoticeStore:
             rows = conn.execute(
                 "SELECT data FROM subscriptions WHERE owner = ? ORDER BY created_at", (owner,)
             ).fetchall()
-        return [_subscription(r[0]) for r in rows]
+        return [subscription_of(r[0]) for r in rows]
 
     def save_subscription(self, subscription: Subscription) -> None:
         with self._db.tx() as conn:
             conn.execute(
                 "UPDATE subscriptions SET data = ? WHERE sub_id = ?",
-                (_subscription_data(subscription), subscription.sub_id),
+                (subscription_text(subscription), subscription.sub_id),
             )
 
     def delete_subscription(self, sub_id: str) -> bool:
@@ -176,7 +139,7 @@ class SqliteNoticeStore:
                 "ORDER BY next_attempt_at LIMIT ?",
                 (pending, now, limit),
             ).fetchall()
-            claimed = [_delivery(r[0]) for r in rows]
+            claimed = [delivery_of(r[0]) for r in rows]
             conn.executemany(
                 "UPDATE deliveries SET next_attempt_at = ? WHERE delivery_id = ?",
                 [(now + lease_seconds, d.delivery_id) for d in claimed],
@@ -197,7 +160,7 @@ class SqliteNoticeStore:
             .execute("SELECT data FROM deliveries WHERE delivery_id = ?", (delivery_id,))
             .fetchone()
         )
-        return None if row is None else _delivery(row[0])
+        return None if row is None else delivery_of(row[0])
 
     def deliveries(self, sub_id: str, limit: int = 100) -> list[NoticeDelivery]:
         rows = (
@@ -209,7 +172,7 @@ class SqliteNoticeStore:
             )
             .fetchall()
         )
-        return [_delivery(r[0]) for r in rows]
+        return [delivery_of(r[0]) for r in rows]
 
 
 class SqliteMailOutbox:
