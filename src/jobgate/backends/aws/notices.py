@@ -9,7 +9,9 @@ The notifications table (``EVENTS_TABLE_NAME``; Terraform's ``events`` table) ha
   newest first when read backwards); while pending it also has ``due = "due"`` and ``next_at``,
   which puts it in the sparse GSI ``due-index`` (``due``, ``next_at``) the senders claim from;
 * the dispatcher's cursor: ``pk = "cursor"``, ``sk`` = its name, ``start`` = the first event id
-  it dispatches (a new deployment does not flood subscribers with old events).
+  it dispatches. The deploy makes the ``notifications`` cursor with the table (``start = "0"``:
+  from the first event on, as the local schema does); a cursor made later by
+  :meth:`start_cursor` starts at that moment (no flood of old notices).
 
 The events come from the jobs table's outbox (:meth:`DynamoJobStore.outbox`): each job whose
 newest events are undispatched, marked in the same conditional write that appended them. A

@@ -64,6 +64,12 @@ def provision(
         GlobalSecondaryIndexes=[_gsi("due-index", "due", "next_at")],
         SSESpecification={"Enabled": True},
     )
+    # the notifications cursor, made with the table (as the local schema makes it): events are
+    # dispatched from the deployment's first one, even those committed before a notifier ran
+    db.put_item(
+        TableName=f"{prefix}-events",
+        Item={"pk": {"S": "cursor"}, "sk": {"S": "notifications"}, "start": {"S": "0"}},
+    )
     db.update_time_to_live(
         TableName=f"{prefix}-events",
         TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"},
