@@ -19,7 +19,11 @@ Each finding says what is wrong and how to fix it; any error makes the command e
   before SQS dead-letters its message);
 * each ``@schedule`` has its EventBridge rule, with the same expression, and no rule names a
   schedule the app does not have;
-* on the aws backend, the required settings are present.
+* on the aws backend, the required settings are present;
+* notifications: on the aws backend, the SNS topic is set (else email/SMS subscriptions are
+  refused and nothing is published) and ``JOBGATE_PUBLIC_URL`` names the API (the links in
+  notices); the webhook guard is not opened to private ranges, nor https waived, outside a
+  local backend.
 """
 
 from __future__ import annotations
@@ -54,12 +58,13 @@ class Deployment:
     max_concurrency: int | None = None
     schedules: dict[str, str] | None = None
     missing_settings: list[str] = field(default_factory=list)
+    notify_findings: list[Finding] = field(default_factory=list)  # from the settings alone
 
 
 def check(app: JobGate, deployment: Deployment, settle_margin: float) -> list[Finding]:
     """Every finding for ``app`` deployed as ``deployment``."""
     d = deployment
-    findings = _settings_findings(d)
+    findings = _settings_findings(d) + d.notify_findings
     if d.worker_timeout is not None:
         findings += _timeout_findings(app, d.worker_timeout, d.visibility_timeout, settle_margin)
     if d.max_concurrency is not None and d.reserved_concurrency is not None:
@@ -258,16 +263,67 @@ def from_terraform(root: Path, env: str) -> Deployment:
     )
 
 
+def notify_findings(settings: Any, topic_arn: str | None) -> list[Finding]:
+    """What the notification settings of a deployment on ``settings.backend`` get wrong."""
+    if settings.backend != "aws":
+        return []
+    findings = []
+    if not topic_arn:
+        findings.append(
+            Finding(
+                "warning",
+                "notifications",
+                "NOTIFICATIONS_TOPIC_ARN is not set: email and SMS subscriptions are refused "
+                "and no notice is published to SNS",
+                "set it to the notifications topic (20_infra's jobgate_environment has it)",
+            )
+        )
+    if not settings.public_url:
+        findings.append(
+            Finding(
+                "warning",
+                "notifications",
+                "JOBGATE_PUBLIC_URL is not set: the links in notices name "
+                f"http://{settings.host}:{settings.port}, which subscribers cannot reach",
+                "set it to the API's public URL (30_app sets the HTTP API's endpoint)",
+            )
+        )
+    from jobgate.domain.addresses import Allowed
+
+    opened = Allowed.parse(settings.webhook_allowed_hosts)
+    if opened.hosts or opened.networks:
+        findings.append(
+            Finding(
+                "warning",
+                "notifications",
+                f"JOBGATE_WEBHOOK_ALLOWED_HOSTS={settings.webhook_allowed_hosts!r} lets webhooks "
+                "reach addresses the SSRF guard refuses (private, loopback, metadata)",
+                "leave it empty outside local development and tests",
+            )
+        )
+    if not settings.webhook_require_https:
+        findings.append(
+            Finding(
+                "warning",
+                "notifications",
+                "JOBGATE_WEBHOOK_REQUIRE_HTTPS=false: webhooks may be sent in clear text",
+                "leave it true outside local development",
+            )
+        )
+    return findings
+
+
 def from_settings(settings: Any) -> Deployment:
     """The deployment this process's settings describe."""
     missing: list[str] = []
+    topic_arn: str | None = None
     if settings.backend == "aws":
         from pydantic import ValidationError
 
         from jobgate.aws_settings import AwsSettings
 
         try:
-            AwsSettings()
+            topic_arn = AwsSettings().notifications_topic_arn
         except ValidationError as exc:
             missing = sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")})
     return Deployment(
@@ -278,4 +334,5 @@ def from_settings(settings: Any) -> Deployment:
         else None,
         max_receives=settings.max_receives,
         missing_settings=missing,
+        notify_findings=notify_findings(settings, topic_arn) if not missing else [],
     )

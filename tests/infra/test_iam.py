@@ -29,12 +29,13 @@ from jobgate.backends.aws.s3 import S3BlobStore
 from tests.aws.events import http_v2, scheduled
 from tests.aws.test_aws_stack import aws_env  # noqa: F401 - fixture
 from tests.aws.test_lambda_handlers import Context, sqs_records
+from tests.notify.receiver import Receiver
 from tests.processes import ROOT
 from tests.support import sqs_refusing_sends
 
 PERMISSIONS = ROOT / "infra" / "terraform" / "deploy" / "30_app" / "code-permissions.json"
 ADAPTERS = ROOT / "src" / "jobgate" / "backends" / "aws"
-CLIENTS = {"_db": "dynamodb", "_sqs": "sqs", "_s3": "s3"}
+CLIENTS = {"_db": "dynamodb", "_sqs": "sqs", "_s3": "s3", "_sns": "sns"}
 #: boto3 operation => IAM action, where the name is not simply the operation's
 SPECIAL = {
     "send_message_batch": "SendMessage",
@@ -42,6 +43,7 @@ SPECIAL = {
     "change_message_visibility_batch": "ChangeMessageVisibility",
     "head_object": "GetObject",  # HeadObject is authorised as s3:GetObject
     "generate_presigned_url": "GetObject",  # jobgate presigns get_object only (S3BlobStore)
+    "publish_batch": "Publish",  # PublishBatch is authorised as sns:Publish
 }
 #: operations authorised item by item: the IAM actions of the items jobgate's calls carry
 TRANSACTIONS = {
@@ -120,15 +122,20 @@ class Recorder:
                 for t in params["RequestItems"]
             ]
         else:
-            targets = [(action(service, _snake(operation)), params)]
+            name = {"PublishBatch": "publish_batch"}.get(operation, _snake(operation))
+            targets = [(action(service, name), params)]
         with self._lock:
             for act, args in targets:
                 where = (
                     args.get("TableName") or args.get("QueueUrl") or args.get("Bucket")
-                    or args.get("SecretId")
+                    or args.get("SecretId") or args.get("TopicArn") or args.get("SubscriptionArn")
                 )  # fmt: skip
                 if where is not None:
-                    self.calls.setdefault(self.role, set()).add((act, self.kinds[where]))
+                    self.calls.setdefault(self.role, set()).add((act, self.kind(where)))
+
+    def kind(self, where: str) -> str:
+        """The resource kind of a name or ARN; a subscription's ARN is its topic's, plus an id."""
+        return self.kinds.get(where) or self.kinds[where.rsplit(":", 1)[0]]
 
     @contextmanager
     def as_role(self, role: str) -> Iterator[None]:
@@ -155,6 +162,7 @@ def recorder(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Recorder:  # noqa
         os.environ["JOBS_DLQ_URL"]: "jobs_dlq",
         os.environ["S3_BUCKET_NAME"]: "blobs",
         os.environ["API_KEY_SECRET_ARN"]: "admin_key",
+        os.environ["NOTIFICATIONS_TOPIC_ARN"]: "notifications_topic",
     }
     recorder = Recorder(kinds)
     real_call = getattr(botocore.client.BaseClient, "_make_api_call")  # noqa: B009 - private
@@ -177,6 +185,7 @@ def recorder(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Recorder:  # noqa
         "JOBGATE_RETRY_BASE_SECONDS": "0.01", "JOBGATE_RETRY_CAP_SECONDS": "0.02",
         "JOBGATE_INLINE_PAYLOAD_BYTES": "1000", "JOBGATE_INLINE_RESULT_BYTES": "1000",
         "JOBGATE_STALE_QUEUED_SECONDS": "0.2", "JOBGATE_VISIBILITY_TIMEOUT": "30",
+        "JOBGATE_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1", "JOBGATE_WEBHOOK_REQUIRE_HTTPS": "false",
     }.items():  # fmt: skip
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("JOBGATE_ADMIN_KEY", raising=False)  # the API reads it from the secret
@@ -198,11 +207,23 @@ def run_worker(recorder: Recorder, services: Any, count: int) -> dict[str, Any]:
         return aws_lambda.worker_handler({"Records": records}, Context())
 
 
-def test_each_role_grants_exactly_what_its_path_calls(recorder: Recorder) -> None:
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    started = Receiver().start()
+    yield started
+    started.stop()
+
+
+def test_each_role_grants_exactly_what_its_path_calls(
+    recorder: Recorder, receiver: Receiver
+) -> None:
     admin = {"Authorization": "Bearer jg_admin_from_secrets_manager_0123"}
     with recorder.as_role("api"):
         user = call_api("POST", "/users", {"name": "A", "email": "a@example.com"}, admin)
         alice = {"X-API-Key": user["api_key"]}
+        hook = call_api("POST", "/notifications/subscribe/webhook", {"url": receiver.url}, alice)
+        mail = call_api("POST", "/notifications/subscribe/email", {"email": "a@example.com"}, alice)
+        call_api("POST", "/notifications/subscribe/sms", {"phone_number": "+14155550123"}, alice)
         small = call_api("POST", "/jobs", {"type": "echo", "payload": {"n": 1}}, alice)
         call_api("POST", "/jobs", {"type": "big", "payload": {"size": 5000, "pad": "p" * 2000}},
                  {**alice, "Idempotency-Key": "k1"})  # fmt: skip
@@ -234,6 +255,9 @@ def test_each_role_grants_exactly_what_its_path_calls(recorder: Recorder) -> Non
                 http_v2("POST", "/jobs", {"type": "echo"}, alice), Context()
             )
         assert refused["statusCode"] == 503
+        call_api("GET", "/notifications/subscriptions", None, alice)
+        call_api("POST", f"/notifications/subscriptions/{hook['id']}/rotate-secret", None, alice)
+        call_api("DELETE", f"/notifications/subscriptions/{mail['id']}", None, alice)
     for delivery in services.backend.queue.receive(10, visibility_timeout=60, wait_seconds=1):
         if lost["job_id"] in delivery.body:
             services.backend.queue.ack([delivery.receipt])
@@ -241,6 +265,12 @@ def test_each_role_grants_exactly_what_its_path_calls(recorder: Recorder) -> Non
     with recorder.as_role("cron"):
         aws_lambda.cron_handler(scheduled("jobgate-test-every-minute"), Context())
         aws_lambda.cron_handler(scheduled("jobgate-test-housekeeping"), Context())
+        aws_lambda.cron_handler(scheduled("jobgate-test-notifications"), Context())
+    assert any("job.completed" in r.body for r in receiver.received)
+    with recorder.as_role("api"):
+        sent = call_api("GET", f"/notifications/subscriptions/{hook['id']}/deliveries", None, alice)
+        replay = f"/notifications/subscriptions/{hook['id']}/deliveries/"
+        call_api("POST", replay + sent["deliveries"][0]["id"] + "/replay", None, alice)
 
     grants, problems = granted(), []
     for role in ("api", "worker", "cron"):

@@ -96,6 +96,21 @@ def test_settings_of_an_aws_process_name_what_is_missing(
     assert deployment.worker_timeout == 60
 
 
+def test_notification_settings_of_an_aws_process_are_checked(tmp_path: Path) -> None:
+    loose = make_settings(
+        tmp_path, backend="aws", webhook_allowed_hosts="127.0.0.1", webhook_require_https=False
+    )
+    found = doctor.notify_findings(loose, topic_arn=None)
+    said = " ".join(f.message for f in found)
+    for name in ("NOTIFICATIONS_TOPIC_ARN", "JOBGATE_PUBLIC_URL", "ALLOWED_HOSTS", "HTTPS"):
+        assert name in said, name
+    assert all(f.fix for f in found)
+    tight = make_settings(tmp_path, backend="aws", public_url="https://api.example.com")
+    assert doctor.notify_findings(tight, topic_arn="arn:aws:sns:us-east-1:1:n") == []
+    local = make_settings(tmp_path, webhook_allowed_hosts="127.0.0.1")
+    assert doctor.notify_findings(local, topic_arn=None) == []  # the embedded backend: a laptop
+
+
 def test_tfvars_values_and_maps_are_read() -> None:
     text = 'a = 5\nb = "x" # note\nflag = true\nschedules = {\n  nightly = "cron(0 3 * * ? *)"\n}\n'
     assert doctor.read_tfvars(text) == {

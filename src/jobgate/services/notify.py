@@ -429,6 +429,7 @@ class Deliverer:
             status=result.status,
             error=result.error,
             attempt=outcome.attempts,
+            gave_up=outcome.status is DeliveryStatus.FAILED,  # alarmed on (Terraform 30_app)
         )
         return outcome
 

@@ -11,7 +11,10 @@ locals {
   prefix = local.core.name_prefix
   tags   = local.core.tags
   kms    = local.core.kms_key_arn
-  rules  = merge(var.schedules, { housekeeping = var.housekeeping_expression })
+  rules = merge(var.schedules, {
+    housekeeping  = var.housekeeping_expression
+    notifications = var.notifications_expression
+  })
 }
 
 module "alarms" {
@@ -46,7 +49,7 @@ module "jobs_table" {
   source              = "../../modules/dynamodb-table"
   name                = "${local.prefix}-jobs"
   hash_key            = "job_id"
-  attributes          = { job_id = "S", owner = "S", status = "S", updated_at = "N", listing = "S" }
+  attributes          = { job_id = "S", owner = "S", status = "S", updated_at = "N", listing = "S", outbox = "S" }
   kms_key_arn         = local.kms
   deletion_protection = var.deletion_protection
   tags                = local.tags
@@ -55,19 +58,42 @@ module "jobs_table" {
     { name = "status-index", hash_key = "status", range_key = "updated_at" },
     # every owner's jobs, newest first, for the admin: `listing` is one of a few shards
     { name = "listing-index", hash_key = "listing", range_key = "job_id", projection_type = "KEYS_ONLY" },
+    # jobs with events not yet dispatched to notifications (sparse: set and cleared by jobgate)
+    { name = "outbox-index", hash_key = "outbox", range_key = "job_id", projection_type = "KEYS_ONLY" },
   ]
 }
 
+# Notifications (jobgate.backends.aws.notices): subscriptions, webhook deliveries (pending ones
+# in the sparse due-index the senders claim from) and the dispatcher's cursor.
 module "events_table" {
   source              = "../../modules/dynamodb-table"
   name                = "${local.prefix}-events"
-  hash_key            = "job_id"
-  range_key           = "event_id"
-  attributes          = { job_id = "S", event_id = "S" }
+  hash_key            = "pk"
+  range_key           = "sk"
+  attributes          = { pk = "S", sk = "S", due = "S", next_at = "N" }
   ttl_attribute       = "ttl"
   kms_key_arn         = local.kms
   deletion_protection = var.deletion_protection
   tags                = local.tags
+  global_secondary_indexes = [
+    { name = "due-index", hash_key = "due", range_key = "next_at" },
+  ]
+}
+
+# The notifications cursor, made with the table: events are dispatched from the first one on.
+resource "aws_dynamodb_table_item" "notifications_cursor" {
+  table_name = module.events_table.name
+  hash_key   = "pk"
+  range_key  = "sk"
+  item = jsonencode({
+    pk    = { S = "cursor" }
+    sk    = { S = "notifications" }
+    start = { S = "0" }
+  })
+
+  lifecycle {
+    ignore_changes = [item] # jobgate owns it from here on
+  }
 }
 
 module "users_table" {

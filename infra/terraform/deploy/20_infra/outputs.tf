@@ -40,6 +40,8 @@ output "jobgate_environment" {
     JOBS_QUEUE_URL    = module.jobs_queue.queue_url
     JOBS_DLQ_URL      = module.jobs_queue.dlq_url
     S3_BUCKET_NAME    = module.blobs.name
+    # every notice is published here; email and SMS subscriptions are made on it
+    NOTIFICATIONS_TOPIC_ARN = module.notifications.topic_arn
   }
 }
 

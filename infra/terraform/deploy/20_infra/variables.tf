@@ -50,6 +50,12 @@ variable "schedules" {
   }
 }
 
+variable "notifications_expression" {
+  description = "How often the cron function dispatches notices (SNS, webhooks) and retries due deliveries; with JOBGATE_NOTIFY_LAMBDA_POLL_SECONDS it also bounds a notice's delay."
+  type        = string
+  default     = "rate(1 minute)"
+}
+
 variable "housekeeping_expression" {
   description = "How often the reconciler runs (re-sends stale jobs, expires dead leases)."
   type        = string

@@ -30,6 +30,7 @@ locals {
     JOBGATE_LOG_LEVEL          = var.log_level
     JOBGATE_VISIBILITY_TIMEOUT = tostring(local.infra.queue_visibility_timeout_seconds)
     JOBGATE_MAX_RECEIVES       = tostring(local.infra.max_receive_count)
+    JOBGATE_PUBLIC_URL         = local.infra.http_api.endpoint # the links in notices
   })
   api_environment = merge(local.environment, { API_KEY_SECRET_ARN = local.core.api_key_secret_arn })
   # the worker checks at start-up that every job type's timeout fits its own (jobgate doctor)
@@ -46,6 +47,8 @@ locals {
     jobs_dlq     = [local.infra.arns.jobs_dlq]
     blobs        = ["${local.infra.arns.bucket}/*"]
     admin_key    = [local.core.api_key_secret_arn]
+    # the topic, and its subscriptions (arn:…:topic:<id>) for Unsubscribe/GetSubscriptionAttributes
+    notifications_topic = [local.infra.arns.notifications_topic, "${local.infra.arns.notifications_topic}:*"]
   }
   code_permissions = { for role, grants in jsondecode(file("${path.module}/code-permissions.json")) : role => grants if role != "_about" }
   statements = {
@@ -188,4 +191,52 @@ resource "aws_lambda_permission" "cron" {
   function_name = module.cron.function_name
   principal     = "events.amazonaws.com"
   source_arn    = each.value.arn
+}
+
+# Failed notices: a webhook delivery that gave up (every retry failed, or 410 Gone), counted from
+# the cron function's JSON log lines, and SNS's own failed deliveries (email, SMS, subscribers).
+resource "aws_cloudwatch_log_metric_filter" "notices_given_up" {
+  name           = "${local.prefix}-notices-given-up"
+  log_group_name = module.cron.log_group_name
+  pattern        = "{ $.event = \"notice_failed\" && $.gave_up IS TRUE }"
+
+  metric_transformation {
+    name          = "NoticesGivenUp"
+    namespace     = "jobgate/${local.prefix}"
+    value         = "1"
+    default_value = "0"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "notices_given_up" {
+  alarm_name          = "${local.prefix}-notices-given-up"
+  alarm_description   = "A webhook delivery failed every retry (or its receiver answered 410 Gone)."
+  namespace           = "jobgate/${local.prefix}"
+  metric_name         = "NoticesGivenUp"
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [local.infra.arns.alarm_topic]
+  ok_actions          = [local.infra.arns.alarm_topic]
+  tags                = local.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "sns_deliveries_failed" {
+  alarm_name          = "${local.prefix}-notifications-failed"
+  alarm_description   = "SNS could not deliver notices to some subscribers (email, SMS, queues)."
+  namespace           = "AWS/SNS"
+  metric_name         = "NumberOfNotificationsFailed"
+  dimensions          = { TopicName = element(split(":", local.infra.arns.notifications_topic), 5) }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [local.infra.arns.alarm_topic]
+  ok_actions          = [local.infra.arns.alarm_topic]
+  tags                = local.tags
 }
