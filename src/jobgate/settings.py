@@ -92,8 +92,11 @@ class Settings(BaseSettings):
         86400.0, ge=0, description="A rotated secret keeps signing this long beside the new one."
     )
     notifier: Literal["thread", "process", "off"] = Field(
-        "thread",
-        description="Where serve/worker send notices: a thread, a child process, or not at all.",
+        "process",
+        description=(
+            "Where serve/worker send notices: a child process (its own interpreter lock: job "
+            "throughput keeps up), a thread, or not at all (run `jobgate notifier` yourself)."
+        ),
     )
     notify_concurrency: int = Field(8, ge=1, le=64, description="Sender threads for notices.")
     notify_poll_seconds: float = Field(0.05, gt=0, le=60, description="Notifier idle wait.")

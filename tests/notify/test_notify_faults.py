@@ -91,3 +91,30 @@ def test_serve_can_run_the_notifier_as_its_own_process(tmp_path: Path) -> None:
         assert children == []
     finally:
         receiver.stop()
+
+
+def test_a_killed_serve_takes_its_notifier_child_with_it(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+
+    settings = {"app": "tests.apps:app", "notifier": "process"}
+    with serving("serve", tmp_path / "data", **settings) as (_url, process):
+        pid = process.popen.pid
+        children = wait_for(
+            lambda: subprocess.run(
+                ["pgrep", "-P", str(pid)], capture_output=True, text=True
+            ).stdout.split(),
+            timeout=30,
+        )
+        os.kill(pid, signal.SIGKILL)
+        process.popen.wait(10)
+
+        def gone() -> bool:
+            try:
+                os.kill(int(children[0]), 0)
+            except ProcessLookupError:
+                return True
+            return False
+
+        assert wait_for(gone, timeout=10), "the notifier outlived its parent"

@@ -198,8 +198,11 @@ def cmd_notifier(args: argparse.Namespace) -> int:
     if notifier is None:
         print(f"the {services.backend.name} backend keeps no notifications", file=sys.stderr)
         return 2
+    from jobgate.worker.supervised import watch_parent
+
     done = threading.Event()
     _on_stop_signals(lambda _signum: done.set())
+    watch_parent(done.set)  # a child of serve/worker ends with it, even after a kill -9
     notifier.start()
     done.wait()
     notifier.stop()
