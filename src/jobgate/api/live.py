@@ -42,8 +42,8 @@ def _message(event_id: str, name: str, data: dict[str, Any]) -> str:
 
 def _event_message(event: JobEvent) -> str | None:
     notice = notice_type(event.kind)
-    if notice is None:
-        return None
+    if notice is None or notice is NoticeType.PROGRESS:
+        return None  # the stream sends every progress change itself, finer than the history
     return _message(
         event.event_id,
         notice.value,

@@ -10,7 +10,7 @@ locals {
   core   = data.terraform_remote_state.core.outputs
   prefix = local.core.name_prefix
   tags   = local.core.tags
-  kms    = local.core.kms_key_arn
+  kms    = try(local.core.kms_key_arn, null) # a null output is absent from remote state
   rules = merge(var.schedules, {
     housekeeping  = var.housekeeping_expression
     notifications = var.notifications_expression

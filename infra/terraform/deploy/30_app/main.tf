@@ -12,8 +12,10 @@ data "terraform_remote_state" "infra" {
 }
 
 locals {
-  core   = data.terraform_remote_state.core.outputs
-  infra  = data.terraform_remote_state.infra.outputs
+  core  = data.terraform_remote_state.core.outputs
+  infra = data.terraform_remote_state.infra.outputs
+  # null when 10_core made no key: a null output is absent from the remote state's outputs
+  kms    = try(local.core.kms_key_arn, null)
   prefix = local.core.name_prefix
   tags   = local.core.tags
   build  = "${path.module}/../../../../build/lambda"
@@ -59,10 +61,10 @@ locals {
         resources = local.resources[kind]
       }],
       # Tables, queues and the bucket are encrypted with the core key when there is one.
-      local.core.kms_key_arn == null ? [] : [{
+      local.kms == null ? [] : [{
         sid       = "EncryptionKey"
         actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-        resources = [local.core.kms_key_arn]
+        resources = [local.kms]
       }],
     )
   }
@@ -91,7 +93,7 @@ module "api" {
   reserved_concurrency = var.api_reserved_concurrency
   policy_statements    = local.statements.api
   log_retention_days   = local.core.log_retention_days
-  kms_key_arn          = local.core.kms_key_arn
+  kms_key_arn          = local.kms
   tracing              = var.tracing
   otel_layer_arn       = var.otel_layer_arn
   alarm_topic_arn      = local.infra.arns.alarm_topic
@@ -112,7 +114,7 @@ module "worker" {
   reserved_concurrency = var.worker_reserved_concurrency
   policy_statements    = local.statements.worker
   log_retention_days   = local.core.log_retention_days
-  kms_key_arn          = local.core.kms_key_arn
+  kms_key_arn          = local.kms
   tracing              = var.tracing
   otel_layer_arn       = var.otel_layer_arn
   alarm_topic_arn      = local.infra.arns.alarm_topic
@@ -140,7 +142,7 @@ module "cron" {
   reserved_concurrency   = 2
   policy_statements      = local.statements.cron
   log_retention_days     = local.core.log_retention_days
-  kms_key_arn            = local.core.kms_key_arn
+  kms_key_arn            = local.kms
   tracing                = var.tracing
   otel_layer_arn         = var.otel_layer_arn
   dead_letter_target_arn = local.infra.arns.alarm_topic # a tick that failed every retry pages someone
