@@ -9,7 +9,8 @@ CORE   := $(VENV)/.installed-core
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV      := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: serve serve-aws test lint typecheck unit bench clean install package checkov doctor
+.PHONY: serve serve-aws test lint typecheck unit bench clean install package checkov doctor \
+	deploy destroy bootstrap deploy-local destroy-local
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +49,25 @@ serve: $(CORE)
 # The aws backend against an embedded AWS emulator (moto): DynamoDB, SQS, S3, Secrets Manager.
 serve-aws: $(STAMP)
 	$(BIN)/jobgate aws-local $(ARGS)
+
+# Deploy with infra/terraform (infra/deploy.py says each step): ENV=dev|stage|prod, AUTO_APPROVE=1
+# to skip the confirmations. bootstrap once per account first (state bucket, deploy roles).
+deploy: $(STAMP)
+	$(BIN)/python infra/deploy.py deploy --env $(or $(ENV),$(error set ENV=dev|stage|prod)) $(ARGS)
+
+destroy: $(STAMP)
+	$(BIN)/python infra/deploy.py destroy --env $(or $(ENV),$(error set ENV=dev|stage|prod)) $(ARGS)
+
+bootstrap: $(STAMP)
+	$(BIN)/python infra/deploy.py bootstrap $(ARGS)
+
+# The same deploy into the embedded AWS emulator (no account, no internet), with jobgate's API
+# and worker running on what Terraform created; destroy-local ends all of it.
+deploy-local: $(STAMP)
+	$(BIN)/python infra/deploy.py deploy-local --env $(or $(ENV),dev) $(ARGS)
+
+destroy-local: $(STAMP)
+	$(BIN)/python infra/deploy.py destroy-local $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench infra

@@ -54,3 +54,26 @@ def start_emulator(port: int = 0) -> tuple[Any, str]:
     server.start()
     host, bound = server.get_host_and_port()
     return server, f"http://{host}:{bound}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m jobgate.testing.emulator --port N``: the emulator until SIGTERM/SIGINT
+    (what ``make deploy-local`` runs in the background)."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description="moto's server on loopback, for jobgate")
+    parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    args = parser.parse_args(argv)
+    server, endpoint = start_emulator(args.port)
+    print(f"AWS emulator at {endpoint}", flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    done.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,7 +1,0 @@
-# terraform init -backend-config=environments/stage/backend.tfvars
-# The state bucket and lock table come from infra/terraform/bootstrap.
-bucket         = "jobgate-tfstate"
-key            = "jobgate/stage/20_infra.tfstate"
-region         = "us-east-1"
-dynamodb_table = "jobgate-tflock"
-encrypt        = true
