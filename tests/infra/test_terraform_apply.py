@@ -64,16 +64,11 @@ def stack(emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[d
         "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": REGION,
         "AWS_ENDPOINT_URL": "",  # the provider's endpoints block decides, not the environment
     })  # fmt: skip
-    # What bootstrap makes in a real account: the state bucket and the lock table.
-    bucket, lock = f"{PROJECT}-tfstate", f"{PROJECT}-tflock"
+    # What bootstrap makes in a real account: the state bucket (S3 locks it: use_lockfile).
+    bucket = f"{PROJECT}-tfstate"
     client(moto_endpoint, "s3").create_bucket(Bucket=bucket)
-    client(moto_endpoint, "dynamodb").create_table(
-        TableName=lock, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
-    )  # fmt: skip
     state_backend = {
-        "bucket": bucket, "region": REGION, "dynamodb_table": lock,
+        "bucket": bucket, "region": REGION, "use_lockfile": True,
         "endpoints": {"s3": moto_endpoint, "dynamodb": moto_endpoint},
         "use_path_style": True, "skip_credentials_validation": True,
         "skip_requesting_account_id": True, "skip_metadata_api_check": True,
@@ -325,10 +320,7 @@ def test_bootstrap_made_the_state_store_and_a_deploy_role_per_environment(
     boot, endpoint = stack["bootstrap"], stack["endpoint"]
     assert "error" not in boot, boot.get("error")
     out = boot["outputs"]
-    assert (
-        out["state_bucket"] == "jgboot-tfstate-123456789012"
-        and out["lock_table"] == "jgboot-tflock"
-    )
+    assert out["state_bucket"] == "jgboot-tfstate-123456789012"  # what infra/deploy.py names
     s3 = client(endpoint, "s3")
     assert s3.get_bucket_versioning(Bucket=out["state_bucket"])["Status"] == "Enabled"
     iam = client(endpoint, "iam")

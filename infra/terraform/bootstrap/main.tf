@@ -1,5 +1,6 @@
 # Bootstrap (seed 001): what must exist before the layers can deploy — the Terraform state
-# bucket and lock table, GitHub Actions' OIDC provider and one deploy role per environment,
+# bucket (state is locked by a lock file in it: use_lockfile), GitHub Actions' OIDC provider
+# and one deploy role per environment,
 # each allowed to manage only "<project>-*" resources.
 
 data "aws_caller_identity" "current" {}
@@ -71,27 +72,6 @@ resource "aws_s3_bucket_lifecycle_configuration" "state" {
   depends_on = [aws_s3_bucket_versioning.state]
 }
 
-resource "aws_dynamodb_table" "lock" {
-  #checkov:skip=CKV_AWS_119: lock items hold no data worth a CMK; AWS-managed encryption is on
-  name         = "${local.prefix}-tflock"
-  billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "LockID"
-
-  attribute {
-    name = "LockID"
-    type = "S"
-  }
-
-  point_in_time_recovery {
-    enabled = true
-  }
-
-  server_side_encryption {
-    enabled = true
-  }
-
-  tags = local.tags
-}
 
 # --- GitHub Actions OIDC ------------------------------------------------------------------
 

@@ -1,11 +1,6 @@
 output "state_bucket" {
-  description = "Put this in every environments/<env>/backend.tfvars (bucket) and terraform.tfvars (state_backend.bucket)."
+  description = "The state bucket infra/deploy.py uses (<project>-tfstate-<account id>)."
   value       = aws_s3_bucket.state.id
-}
-
-output "lock_table" {
-  description = "DynamoDB table for state locks (dynamodb_table in backend.tfvars)."
-  value       = aws_dynamodb_table.lock.name
 }
 
 output "deploy_role_arns" {

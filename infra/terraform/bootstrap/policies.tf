@@ -5,16 +5,11 @@ locals {
   management = {
     state = [
       {
-        Sid      = "StateObjects"
-        Effect   = "Allow"
-        Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"]
+        Sid    = "StateObjects"
+        Effect = "Allow"
+        Action = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"]
+        # the state objects and their .tflock files (use_lockfile)
         Resource = [aws_s3_bucket.state.arn, "${aws_s3_bucket.state.arn}/*"]
-      },
-      {
-        Sid      = "StateLock"
-        Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable"]
-        Resource = aws_dynamodb_table.lock.arn
       },
     ]
     sqs = [

@@ -1,6 +1,6 @@
 # Shared by every layer (each layer links this file): the provider, the state backend and the
-# two variables every layer takes. The backend's settings come per environment from
-# environments/<env>/backend.tfvars: terraform init -backend-config=environments/dev/backend.tfvars
+# variables every layer takes. The backend's settings (bucket named from the account, key per
+# environment and layer, use_lockfile) are written by infra/deploy.py: make deploy ENV=dev
 
 terraform {
   required_version = ">= 1.9"
@@ -82,7 +82,7 @@ variable "environment" {
 }
 
 variable "state_backend" {
-  description = "Settings of the S3 state backend (the contents of backend.tfvars minus key), used to read lower layers' state."
+  description = "Settings of the S3 state backend, less the key (infra/deploy.py passes them), used to read lower layers' state."
   type        = any
   default     = {}
 }
