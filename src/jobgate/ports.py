@@ -103,7 +103,18 @@ class UserStore(Protocol):
     """Users (seed 000's fields) and their hashed API keys."""
 
     def create_user(self, user: User) -> None:
-        """Insert; raise :class:`~jobgate.errors.Conflict` when the user id is taken."""
+        """Insert; raise :class:`~jobgate.errors.Conflict` when the user id, or the email
+        (compared without case), is taken."""
+        ...
+
+    def update_user(self, user: User, previous: User) -> None:
+        """Store ``user``'s name and email (``previous``: as read); Conflict when the new email
+        belongs to another user, NotFound when the user is gone."""
+        ...
+
+    def delete_user(self, user_id: str, at: float) -> bool:
+        """Remove the user (freeing their email) and revoke their keys at ``at``; False when
+        there was no such user. Their jobs stay."""
         ...
 
     def get_user(self, user_id: str) -> User | None: ...

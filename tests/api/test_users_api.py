@@ -91,3 +91,39 @@ def test_keys_can_be_issued_and_revoked(client: TestClient) -> None:
     assert client.get("/jobs", headers=new).status_code == 200
     keys = client.get(f"/users/{user['user_id']}/keys", headers=new).json()
     assert [k["revoked_at"] is not None for k in keys] == [True, False]
+
+
+def test_users_are_changed_and_deleted_by_the_admin(client: TestClient, services: Services) -> None:
+    ada = client.post("/users", json={"name": "Ada", "email": "ada@example.com"}, headers=ADMIN)
+    bob = client.post("/users", json={"name": "Bob", "email": "bob@example.com"}, headers=ADMIN)
+    ada_id, bob_id = ada.json()["user_id"], bob.json()["user_id"]
+    as_ada = {"X-API-Key": ada.json()["api_key"]}
+    job = client.post("/jobs", json={"type": "echo", "payload": {}}, headers=as_ada).json()
+    # PATCH: name and/or email
+    changed = client.patch(f"/users/{ada_id}", json={"name": "Ada L."}, headers=ADMIN)
+    assert changed.status_code == 200 and changed.json()["name"] == "Ada L."
+    moved = client.patch(f"/users/{ada_id}", json={"email": "ada@lovelace.org"}, headers=ADMIN)
+    assert moved.status_code == 200 and moved.json()["email"] == "ada@lovelace.org"
+    # bad input: each its status, nothing written
+    taken = client.patch(f"/users/{bob_id}", json={"email": "ADA@lovelace.org"}, headers=ADMIN)
+    assert taken.status_code == 409 and "email" in taken.json()["detail"]
+    assert taken.headers["content-type"] == "application/problem+json"
+    twice = client.post("/users", json={"name": "A2", "email": "ada@lovelace.org"}, headers=ADMIN)
+    assert twice.status_code == 409
+    for body, status in (({}, 422), ({"email": "not-an-email"}, 422), ({"name": ""}, 422),
+                         ({"name": "x", "role": "admin"}, 422)):  # fmt: skip
+        answer = client.patch(f"/users/{bob_id}", json=body, headers=ADMIN)
+        assert answer.status_code == status, (body, answer.text)
+    assert client.get(f"/users/{bob_id}", headers=ADMIN).json()["email"] == "bob@example.com"
+    assert client.patch("/users/nobody", json={"name": "N"}, headers=ADMIN).status_code == 404
+    assert client.patch(f"/users/{ada_id}", json={"name": "me"}, headers=as_ada).status_code == 403
+    assert client.delete(f"/users/{bob_id}", headers=as_ada).status_code == 403
+    # DELETE: the keys stop working at once, the jobs stay readable by the admin
+    assert client.delete(f"/users/{ada_id}", headers=ADMIN).status_code == 204
+    assert client.get(f"/jobs/{job['job_id']}", headers=as_ada).status_code == 401
+    assert client.get(f"/jobs/{job['job_id']}", headers=ADMIN).status_code == 200
+    assert client.get(f"/users/{ada_id}", headers=ADMIN).status_code == 404
+    assert client.delete(f"/users/{ada_id}", headers=ADMIN).status_code == 404
+    # the email is free again
+    again = client.post("/users", json={"name": "Ada", "email": "ada@lovelace.org"}, headers=ADMIN)
+    assert again.status_code == 201

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from jobgate.domain.models import ApiKey, ScheduleState, User
-from jobgate.errors import Conflict
+from jobgate.errors import Conflict, NotFound
 from jobgate.ports import Backend
 
 
@@ -28,6 +28,36 @@ def test_users_create_get_list_and_conflict(backend: Backend) -> None:
     assert [u.user_id for u in first.items + rest.items] == ["user-a", "user-b", "user-c"]
     assert rest.cursor is None
     assert backend.users.get_user("nobody") is None
+
+
+def test_an_email_belongs_to_one_user_and_users_change_and_go(backend: Backend) -> None:
+    ada = User("ada", "Ada", "ada@x.io", time.time())
+    backend.users.create_user(ada)
+    with pytest.raises(Conflict, match="email"):  # the same email, in another case
+        backend.users.create_user(User("bob", "Bob", "ADA@x.io", time.time()))
+    assert backend.users.get_user("bob") is None  # nothing half-written
+    bob = User("bob", "Bob", "bob@x.io", time.time())
+    backend.users.create_user(bob)
+    # a change of name and email moves the email; the old one is free again
+    moved = User("ada", "Ada L.", "lovelace@x.io", ada.created_at)
+    backend.users.update_user(moved, ada)
+    assert backend.users.get_user("ada") == moved
+    backend.users.create_user(User("carol", "Carol", "ada@x.io", time.time()))
+    with pytest.raises(Conflict, match="email"):
+        backend.users.update_user(User("bob", "Bob", "Lovelace@x.io", bob.created_at), bob)
+    assert backend.users.get_user("bob") == bob
+    with pytest.raises(NotFound):
+        backend.users.update_user(
+            User("nobody", "N", "n@x.io", 0.0), User("nobody", "N", "m@x.io", 0.0)
+        )
+    # deleting revokes every key and frees the email
+    backend.users.add_key(ApiKey("k1", "bob", "hash-bob", time.time()))
+    assert backend.users.delete_user("bob", 123.0) is True
+    assert backend.users.get_user("bob") is None
+    key = backend.users.find_key("hash-bob")
+    assert key is not None and key.revoked_at == 123.0
+    assert backend.users.delete_user("bob", 124.0) is False
+    backend.users.create_user(User("bob2", "Bob", "bob@x.io", time.time()))
 
 
 def test_keys_are_found_by_hash_and_revoked(backend: Backend) -> None:

@@ -247,6 +247,9 @@ def test_each_role_grants_exactly_what_its_path_calls(
         call_api("GET", f"/users/{user['user_id']}/keys", None, admin)
         fresh = call_api("POST", f"/users/{user['user_id']}/keys", None, admin)
         call_api("DELETE", f"/users/{user['user_id']}/keys/{fresh['key_id']}", None, admin)
+        other = call_api("POST", "/users", {"name": "B", "email": "b@example.com"}, admin)
+        call_api("PATCH", f"/users/{other['user_id']}", {"email": "b2@example.com"}, admin)
+        call_api("DELETE", f"/users/{other['user_id']}", None, admin)
         call_api("GET", "/admin/queue-status", None, admin)
         call_api("GET", "/admin/schedules", None, admin)
         lost = call_api("POST", "/jobs", {"type": "echo"}, alice)  # its message will vanish

@@ -14,30 +14,48 @@ from jobgate.api.deps import (
     credentials,
     json_body,
 )
-from jobgate.api.schemas import CreateUser, KeyCreated, KeyOut, UserCreated, UserOut, UserPage, iso
+from jobgate.api.schemas import (
+    CreateUser,
+    KeyCreated,
+    KeyOut,
+    UpdateUser,
+    UserCreated,
+    UserOut,
+    UserPage,
+    iso,
+)
 from jobgate.bootstrap import Services
 from jobgate.errors import Forbidden, NotFound
-from jobgate.services.users import Principal
+from jobgate.services.users import Principal, UserService
 
 Key = Annotated[str | None, Depends(credentials)]
 Body = Annotated[bytes, Depends(json_body)]
 
 
+def _admin(users: UserService, key: str | None) -> Principal:
+    who = users.authenticate(key)
+    if not who.is_admin:
+        raise Forbidden("this needs the admin key")
+    return who
+
+
+def _self_or_admin(users: UserService, key: str | None, user_id: str) -> Principal:
+    who = users.authenticate(key)
+    if not who.is_admin and who.owner != user_id:
+        raise NotFound(f"no user {user_id!r}")
+    return who
+
+
 def build_router(services: Services, runner: Runner) -> APIRouter:
+    """The users' routes, and their keys' (:func:`_add_key_routes`)."""
     router = APIRouter(tags=["users"], responses=PROBLEM_RESPONSES)
     users = services.users
 
     def admin(key: str | None) -> Principal:
-        who = users.authenticate(key)
-        if not who.is_admin:
-            raise Forbidden("this needs the admin key")
-        return who
+        return _admin(users, key)
 
     def self_or_admin(key: str | None, user_id: str) -> Principal:
-        who = users.authenticate(key)
-        if not who.is_admin and who.owner != user_id:
-            raise NotFound(f"no user {user_id!r}")
-        return who
+        return _self_or_admin(users, key, user_id)
 
     @router.post(
         "/users",
@@ -73,6 +91,37 @@ def build_router(services: Services, runner: Runner) -> APIRouter:
         self_or_admin(key, user_id)
         return UserOut.of(users.get_user(user_id))
 
+    @router.patch(
+        "/users/{user_id}",
+        response_model=UserOut,
+        openapi_extra=body_schema(UpdateUser),
+        summary="Change a user's name or email (admin)",
+    )
+    @runner.writes
+    def update_user(user_id: str, raw: Body, key: Key) -> UserOut:
+        """Changes the name and/or email; an email another user has is a 409."""
+        admin(key)
+        body = parse_model(UpdateUser, raw)
+        email = None if body.email is None else str(body.email)
+        return UserOut.of(users.update_user(user_id, body.name, email))
+
+    @router.delete("/users/{user_id}", status_code=204, summary="Delete a user (admin)")
+    @runner.writes
+    def delete_user(user_id: str, key: Key) -> Response:
+        """Removes the user and revokes all their keys at once; their jobs stay, readable by
+        the admin."""
+        admin(key)
+        users.delete_user(user_id)
+        return Response(status_code=204)
+
+    _add_key_routes(router, users, runner)
+    return router
+
+
+def _add_key_routes(router: APIRouter, users: UserService, runner: Runner) -> None:
+    def self_or_admin(key: str | None, user_id: str) -> Principal:
+        return _self_or_admin(users, key, user_id)
+
     @router.post(
         "/users/{user_id}/keys", status_code=201, response_model=KeyCreated, summary="Issue a key"
     )
@@ -100,5 +149,3 @@ def build_router(services: Services, runner: Runner) -> APIRouter:
         self_or_admin(key, user_id)
         users.revoke_key(user_id, key_id)
         return Response(status_code=204)
-
-    return router

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    WithJsonSchema,
+    model_validator,
+)
 
 from jobgate.domain.models import Job, JobEvent, JobStatus, User
 from jobgate.domain.notices import NoticeDelivery, Subscription
@@ -216,6 +224,19 @@ class CreateUser(_Strict):
     user_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
     name: str = Field(min_length=1, max_length=200)
     email: Email
+
+
+class UpdateUser(_Strict):
+    """``PATCH /users/{user_id}``: what to change (at least one field)."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    email: Email | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> UpdateUser:
+        if self.name is None and self.email is None:
+            raise ValueError("send name and/or email to change")
+        return self
 
 
 class UserOut(BaseModel):

@@ -12,7 +12,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from jobgate.domain.ids import new_id
 from jobgate.domain.models import ApiKey, Page, User
@@ -67,6 +67,25 @@ class UserService:
         if user is None:
             raise NotFound(f"no user {user_id!r}")
         return user
+
+    def update_user(self, user_id: str, name: str | None, email: str | None) -> User:
+        """Change a user's name and/or email (Conflict: the email is another user's)."""
+        before = self.get_user(user_id)
+        after = replace(
+            before,
+            name=before.name if name is None else name,
+            email=before.email if email is None else email,
+        )
+        if after != before:
+            self._b.users.update_user(after, before)
+        return after
+
+    def delete_user(self, user_id: str) -> None:
+        """Remove the user and revoke every key of theirs at once; their jobs stay (the admin
+        still reads them)."""
+        if not self._b.users.delete_user(user_id, self._clock()):
+            raise NotFound(f"no user {user_id!r}")
+        self._cache.clear()
 
     def list_users(self, cursor: str | None, limit: int) -> Page[User]:
         return self._b.users.list_users(cursor, limit)

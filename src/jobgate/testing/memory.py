@@ -227,7 +227,30 @@ class MemoryUserStore:
         with self._s.lock:
             if user.user_id in self._s.state.users:
                 raise Conflict(f"user {user.user_id!r} already exists")
+            self._email_free(user)
             self._s.state.users[user.user_id] = user
+
+    def _email_free(self, user: User) -> None:
+        email = user.email.lower()
+        for other in self._s.state.users.values():
+            if other.user_id != user.user_id and other.email.lower() == email:
+                raise Conflict(f"another user has the email {user.email!r}")
+
+    def update_user(self, user: User, previous: User) -> None:
+        with self._s.lock:
+            if user.user_id not in self._s.state.users:
+                raise NotFound(f"no user {user.user_id!r}")
+            self._email_free(user)
+            self._s.state.users[user.user_id] = user
+
+    def delete_user(self, user_id: str, at: float) -> bool:
+        with self._s.lock:
+            if self._s.state.users.pop(user_id, None) is None:
+                return False
+            for digest, key in list(self._s.state.api_keys.items()):
+                if key.user_id == user_id and key.revoked_at is None:
+                    self._s.state.api_keys[digest] = replace(key, revoked_at=at)
+            return True
 
     def get_user(self, user_id: str) -> User | None:
         with self._s.lock:

@@ -2,7 +2,9 @@
 
 Table: partition key ``user_id``; API keys live beside users as ``apikey#<sha256>``, listed per
 user through GSI ``key-owner-index`` (``key_owner``, ``created_at``); users are listed in id
-order through GSI ``kind-index`` (``kind`` = "user", ``user_id``).
+order through GSI ``kind-index`` (``kind`` = "user", ``user_id``). An email is held by an item
+``email#<lowercased email>`` written in the same transaction as the user it belongs to, so two
+users never share one.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from jobgate.backends.aws.errors import ConditionFailed, translated
 from jobgate.backends.aws.items import from_item, start_key, to_item
 from jobgate.backends.fields import encode_cursor
 from jobgate.domain.models import ApiKey, Page, User
-from jobgate.errors import Conflict
+from jobgate.errors import Conflict, NotFound
 
 if TYPE_CHECKING:  # the published stubs (dev extra); nothing at run time
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 
 class DynamoUserStore:
@@ -28,6 +31,18 @@ class DynamoUserStore:
         self._db = client
         self._table = users_table
 
+    def _email_put(self, user: User) -> TransactWriteItemTypeDef:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": to_item({"user_id": _email_key(user.email), "email_owner": user.user_id}),
+                "ConditionExpression": "attribute_not_exists(user_id)",
+            }
+        }
+
+    def _exists(self, user_id: str) -> bool:
+        return self.get_user(user_id) is not None
+
     def create_user(self, user: User) -> None:
         fields = {
             "user_id": user.user_id,
@@ -36,15 +51,63 @@ class DynamoUserStore:
             "created_at": user.created_at,
             "kind": "user",
         }
+        put: TransactWriteItemTypeDef = {
+            "Put": {
+                "TableName": self._table,
+                "Item": to_item(fields),
+                "ConditionExpression": "attribute_not_exists(user_id)",
+            }
+        }
         try:
             with translated("create user"):
-                self._db.put_item(
-                    TableName=self._table,
-                    Item=to_item(fields),
-                    ConditionExpression="attribute_not_exists(user_id)",
-                )
+                self._db.transact_write_items(TransactItems=[put, self._email_put(user)])
         except ConditionFailed as exc:
-            raise Conflict(f"user {user.user_id!r} already exists") from exc
+            if self._exists(user.user_id):
+                raise Conflict(f"user {user.user_id!r} already exists") from exc
+            raise Conflict(f"another user has the email {user.email!r}") from exc
+
+    def update_user(self, user: User, previous: User) -> None:
+        update: TransactWriteItemTypeDef = {
+            "Update": {
+                "TableName": self._table,
+                "Key": {"user_id": {"S": user.user_id}},
+                "UpdateExpression": "SET #n = :n, email = :e",
+                "ConditionExpression": "attribute_exists(user_id)",
+                "ExpressionAttributeNames": {"#n": "name"},
+                "ExpressionAttributeValues": {":n": {"S": user.name}, ":e": {"S": user.email}},
+            }
+        }
+        items = [update]
+        if _email_key(user.email) != _email_key(previous.email):
+            old = {"user_id": {"S": _email_key(previous.email)}}
+            items += [self._email_put(user), {"Delete": {"TableName": self._table, "Key": old}}]
+        try:
+            with translated("update user"):
+                self._db.transact_write_items(TransactItems=items)
+        except ConditionFailed as exc:
+            if not self._exists(user.user_id):
+                raise NotFound(f"no user {user.user_id!r}") from exc
+            raise Conflict(f"another user has the email {user.email!r}") from exc
+
+    def delete_user(self, user_id: str, at: float) -> bool:
+        with translated("delete user"):
+            old = self._db.delete_item(
+                TableName=self._table,
+                Key={"user_id": {"S": user_id}},
+                ConditionExpression="kind = :user",
+                ExpressionAttributeValues={":user": {"S": "user"}},
+                ReturnValues="ALL_OLD",
+            ).get("Attributes") if self._exists(user_id) else None  # fmt: skip
+        if old is None:
+            return False
+        with translated("free email"):
+            self._db.delete_item(
+                TableName=self._table, Key={"user_id": {"S": _email_key(old["email"]["S"])}}
+            )
+        for key in self.list_keys(user_id):
+            if key.revoked_at is None:
+                self.revoke_key(user_id, key.key_id, at)
+        return True
 
     def get_user(self, user_id: str) -> User | None:
         with translated("get user"):
@@ -116,6 +179,10 @@ class DynamoUserStore:
                 ExpressionAttributeValues={":u": {"S": user_id}},
             )
         return [_key(from_item(i)) for i in answer.get("Items", [])]
+
+
+def _email_key(email: str) -> str:
+    return f"email#{email.lower()}"
 
 
 def _user(f: Mapping[str, Any]) -> User:

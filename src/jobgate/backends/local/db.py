@@ -140,6 +140,10 @@ _MIGRATIONS: tuple[str, ...] = (
         body TEXT NOT NULL
     );
     """,
+    # 5: an email belongs to one user (PATCH /users/{id} and POST /users answer 409 otherwise)
+    """
+    CREATE UNIQUE INDEX users_email ON users (lower(email));
+    """,
 )
 
 

@@ -19,7 +19,7 @@ from jobgate.domain.models import (
     User,
 )
 from jobgate.domain.transitions import Transition
-from jobgate.errors import Conflict, TransitionConflict
+from jobgate.errors import Conflict, NotFound, TransitionConflict
 
 _INSERT_JOB = f"INSERT INTO jobs ({codec.JOB_COLUMNS}) VALUES ({', '.join('?' * 26)})"
 _INSERT_EVENT = (
@@ -197,7 +197,33 @@ class SqliteUserStore:
                     (user.user_id, user.name, user.email, user.created_at),
                 )
         except sqlite3.IntegrityError as exc:
-            raise Conflict(f"user {user.user_id!r} already exists") from exc
+            taken = "email" in str(exc)  # the unique index on lower(email) names it
+            raise Conflict(
+                f"another user has the email {user.email!r}"
+                if taken
+                else f"user {user.user_id!r} already exists"
+            ) from exc
+
+    def update_user(self, user: User, previous: User) -> None:
+        try:
+            with self._db.tx() as conn:
+                changed = conn.execute(
+                    "UPDATE users SET name = ?, email = ? WHERE user_id = ?",
+                    (user.name, user.email, user.user_id),
+                ).rowcount
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"another user has the email {user.email!r}") from exc
+        if not changed:
+            raise NotFound(f"no user {user.user_id!r}")
+
+    def delete_user(self, user_id: str, at: float) -> bool:
+        with self._db.tx() as conn:
+            gone = conn.execute("DELETE FROM users WHERE user_id = ?", (user_id,)).rowcount
+            conn.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+                (at, user_id),
+            )
+        return gone == 1
 
     def get_user(self, user_id: str) -> User | None:
         row = (
