@@ -10,7 +10,7 @@ CHECKOV_VENV ?= .venv-checkov
 CHECKOV      := $(CHECKOV_VENV)/bin/checkov
 
 .PHONY: serve serve-aws test lint typecheck unit bench clean install package checkov doctor \
-	deploy destroy bootstrap deploy-local destroy-local plan actionlint
+	deploy destroy bootstrap deploy-local destroy-local plan actionlint image
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ plan: $(STAMP)
 
 destroy: $(STAMP)
 	$(BIN)/python infra/deploy.py destroy --env $(or $(ENV),$(error set ENV=dev|stage|prod)) $(ARGS)
+
+# compute = "apprunner": build the Dockerfile's image and push it to the environment's ECR
+# repository (make deploy does this itself before it creates the services).
+image: $(STAMP)
+	$(BIN)/python infra/deploy.py image --env $(or $(ENV),$(error set ENV=dev|stage|prod)) $(ARGS)
 
 bootstrap: $(STAMP)
 	$(BIN)/python infra/deploy.py bootstrap $(ARGS)

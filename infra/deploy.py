@@ -4,6 +4,7 @@
     python infra/deploy.py plan    --env dev                      (make plan ENV=dev)
     python infra/deploy.py destroy --env dev [--auto-approve]     (make destroy ENV=dev)
     python infra/deploy.py bootstrap [--auto-approve]             (make bootstrap)
+    python infra/deploy.py image   --env prod [--tag T]           (make image ENV=prod)
     python infra/deploy.py deploy-local [--env dev] [--kms|--no-kms]   (make deploy-local)
     python infra/deploy.py destroy-local                          (make destroy-local)
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -166,10 +168,24 @@ class Stack:
         env_vars = folder / "environments" / self.env / "terraform.tfvars"
         return folder, [f"-var-file={env_vars}", f"-var-file={variables}"]
 
+    def compute(self) -> str:
+        """30_app's ``compute`` for this environment (lambda unless its tfvars say otherwise)."""
+        text = TERRAFORM / "deploy" / "30_app" / "environments" / self.env / "terraform.tfvars"
+        found = re.search(r'^\s*compute\s*=\s*"(\w+)"', text.read_text(), re.M)
+        return str(
+            self.variables.get("30_app", {}).get("compute") or (found and found[1]) or "lambda"
+        )
+
     def apply(self) -> None:
         for n, layer in enumerate(LAYERS, 1):
             say(f"[{n}/{len(LAYERS)}] {layer} ({self.env}): plan")
             folder, var_files = self._init(layer)
+            if layer == "30_app" and self.compute() == "apprunner":
+                # the services run an image that must be in the repository first
+                say("App Runner: the image repository first, then jobgate's image into it")
+                self.terraform.run(folder, "apply", "-input=false", "-auto-approve",
+                                   "-target=aws_ecr_repository.images", *var_files)  # fmt: skip
+                push_image(self.outputs("30_app")["services"]["repository"], self.region)
             plan = self.terraform.work / f"{layer}.tfplan"
             self.terraform.run(folder, "plan", "-input=false", *var_files, f"-out={plan}",
                                *(["-compact-warnings"] if self.auto_approve else []))  # fmt: skip
@@ -219,6 +235,36 @@ def ensure_admin_key(secrets: Any, secret_arn: str) -> tuple[str, bool]:
         key = "jg_admin_" + random.token_urlsafe(32)
         secrets.put_secret_value(SecretId=secret_arn, SecretString=key)
         return key, True
+
+
+def push_image(repository: str, region: str, tag: str = "latest") -> None:
+    """Build the Dockerfile's image and push it to ``repository`` (an ECR URL) as ``tag``."""
+    import base64
+    import shutil
+
+    engine = shutil.which("docker") or shutil.which("podman")
+    if engine is None:
+        raise DeployError("compute = apprunner needs docker (or podman) to build the image")
+    import boto3
+
+    token = boto3.client("ecr", region_name=region).get_authorization_token()
+    user, password = base64.b64decode(
+        token["authorizationData"][0]["authorizationToken"]
+    ).decode().split(":", 1)  # fmt: skip
+    registry = repository.split("/", 1)[0]
+    subprocess.run([engine, "login", "--username", user, "--password-stdin", registry],
+                   input=password, text=True, check=True)  # fmt: skip
+    image = f"{repository}:{tag}"
+    subprocess.run([engine, "build", "-t", image, str(ROOT)], check=True)
+    subprocess.run([engine, "push", image], check=True)
+
+
+def cmd_image(args: argparse.Namespace) -> None:
+    stack = _aws_stack(args)
+    services = stack.outputs("30_app").get("services")
+    if not services:
+        raise DeployError(f"{args.env} runs on Lambda (compute = lambda): there is no image")
+    push_image(services["repository"], args.region, args.tag)
 
 
 def package() -> None:
@@ -480,6 +526,9 @@ def main(argv: list[str] | None = None) -> int:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--env", required=True, choices=["dev", "stage", "prod"])
         sub.add_argument("--auto-approve", action="store_true", help="no confirmation")
+    image = commands.add_parser("image", help="build and push the image (compute = apprunner)")
+    image.add_argument("--env", required=True, choices=["dev", "stage", "prod"])
+    image.add_argument("--tag", default="latest")
     boot = commands.add_parser("bootstrap", help="state bucket + deploy roles (once per account)")
     boot.add_argument("--github-repository", help="owner/name allowed to assume the roles")
     boot.add_argument("--auto-approve", action="store_true")
@@ -498,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "destroy-local":
         args.kms, args.app = None, None
     handlers = {"deploy": cmd_deploy, "plan": cmd_plan, "destroy": cmd_destroy,
-                "bootstrap": cmd_bootstrap, "deploy-local": cmd_deploy_local,
+                "bootstrap": cmd_bootstrap, "deploy-local": cmd_deploy_local, "image": cmd_image,
                 "destroy-local": cmd_destroy_local}  # fmt: skip
     try:
         handlers[args.command](args)

@@ -98,6 +98,9 @@ class Settings(BaseSettings):
             "throughput keeps up), a thread, or not at all (run `jobgate notifier` yourself)."
         ),
     )
+    worker_health_port: int | None = Field(
+        None, ge=0, le=65535, description="jobgate worker: answer GET /healthz on this port."
+    )
     notify_concurrency: int = Field(8, ge=1, le=64, description="Sender threads for notices.")
     notify_poll_seconds: float = Field(0.05, gt=0, le=60, description="Notifier idle wait.")
     notify_lambda_poll_seconds: float = Field(

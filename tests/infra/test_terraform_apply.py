@@ -112,7 +112,9 @@ def stack(emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[d
             outputs[f"{layer.name}_seconds"] = round(time.monotonic() - started, 1)
         booting.join(600)
         print("apply seconds:", {k: v for k, v in outputs.items() if k.endswith("_seconds")})
-        yield {"outputs": outputs, "endpoint": moto_endpoint, "work": work, "bootstrap": boot}
+        yield {"outputs": outputs, "endpoint": moto_endpoint, "work": work, "bootstrap": boot,
+               "state_backend": state_backend,
+               "vars": {**common, **variables["30_app"]}}  # fmt: skip
     finally:
         booting.join(600)
         destroy = [(boot["dir"], boot["vars"])] if boot.get("applied") else []
@@ -394,3 +396,44 @@ def test_the_functions_environment_is_exactly_settings_the_code_reads(
         assert named.get(name.lower()) == values[name], (
             f"no layer output {name.lower()} = {values[name]}"
         )
+
+
+def test_the_app_runner_variant_applies_as_far_as_the_emulator_goes(
+    stack: dict[str, Any],
+) -> None:
+    """compute = "apprunner" on its own state key beside the Lambda stack: the image repository
+    and both services' roles are made (the worker's from the union of the worker and cron
+    grants), then the apply stops at App Runner itself, which moto does not emulate."""
+    endpoint, work = stack["endpoint"], stack["work"]
+    layer = TERRAFORM_DIR / "deploy" / "30_app"
+    variant = Terraform(work / "apprunner", {
+        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": REGION,
+        "AWS_ENDPOINT_URL": "",
+    })  # fmt: skip
+    backend = work / "30_app-apprunner.s3.tfbackend"
+    backend.write_text(
+        _hcl({**stack["state_backend"], "key": f"{PROJECT}/test/30_app-apprunner.tfstate"})
+    )
+    var_file = work / "30_app-apprunner.tfvars.json"
+    var_file.write_text(json.dumps({**stack["vars"], "compute": "apprunner",
+                                    "force_delete_images": True}))  # fmt: skip
+    variant.init(layer, f"-backend-config={backend}")
+    try:
+        applied = variant.run(layer, "apply", "-auto-approve", "-input=false",
+                              f"-var-file={var_file}", check=False)  # fmt: skip
+        assert applied.returncode != 0, "moto has no App Runner: the apply cannot finish"
+        assert "apprunner" in (applied.stdout + applied.stderr).lower()
+        repos = client(endpoint, "ecr").describe_repositories()["repositories"]
+        assert any(r["repositoryName"].endswith("-jobgate") for r in repos)
+        iam = client(endpoint, "iam")
+        prefix = f"{PROJECT}-test"
+        worker_policy = iam.get_role_policy(RoleName=f"{prefix}-worker-instance", PolicyName="code")
+        document = worker_policy["PolicyDocument"]
+        statements = document if isinstance(document, dict) else json.loads(document)
+        actions = {a for st in statements["Statement"] for a in (
+            st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}  # fmt: skip
+        assert {"sns:Publish", "sqs:ChangeMessageVisibility", "dynamodb:BatchGetItem"} <= actions
+        api_role = iam.get_role(RoleName=f"{prefix}-api-instance")["Role"]
+        assert "tasks.apprunner.amazonaws.com" in json.dumps(api_role["AssumeRolePolicyDocument"])
+    finally:
+        variant.run(layer, "destroy", "-auto-approve", "-input=false", f"-var-file={var_file}")

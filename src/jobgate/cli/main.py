@@ -73,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--concurrency", dest="worker_concurrency", type=int, help="handler threads (default 4)"
     )
+    p.add_argument(
+        "--health-port",
+        dest="worker_health_port",
+        type=int,
+        help="answer GET /healthz on this port while the worker runs (containers' probes)",
+    )
+    p.add_argument("--host", help="address the health port binds (default 127.0.0.1)")
     client.add_commands(sub)
     aws_local.add_command(sub)
     admin.add_commands(sub, server)

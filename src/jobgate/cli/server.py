@@ -24,7 +24,15 @@ def settings_from(args: argparse.Namespace, **fixed: Any) -> Any:
     from jobgate.settings import Settings
 
     overrides: dict[str, Any] = {}
-    for name in ("app", "data_dir", "host", "port", "worker_concurrency", "backend"):
+    for name in (
+        "app",
+        "data_dir",
+        "host",
+        "port",
+        "worker_concurrency",
+        "worker_health_port",
+        "backend",
+    ):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -213,6 +221,13 @@ def cmd_notifier(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     services = services_from(args)
     worker, thread, housekeeper = _start_worker(services)
+    settings = services.settings
+    if settings.worker_health_port is not None:
+        from jobgate.worker.health import HealthServer
+
+        health = HealthServer(settings.host, settings.worker_health_port, thread.is_alive)
+        health.start()
+        housekeeper.also_stop(health)
 
     def stop(signum: int) -> None:
         print(f"signal {signum}: finishing in-flight jobs…", file=sys.stderr, flush=True)

@@ -20,6 +20,7 @@ locals {
   tags   = local.core.tags
   build  = "${path.module}/../../../../build/lambda"
 
+  on_lambda    = var.compute == "lambda"
   function_zip = coalesce(var.function_zip, "${local.build}/function.zip")
   layer_zip    = coalesce(var.layer_zip, "${local.build}/layer.zip")
 
@@ -52,7 +53,15 @@ locals {
     # the topic, and its subscriptions (arn:…:topic:<id>) for Unsubscribe/GetSubscriptionAttributes
     notifications_topic = [local.infra.arns.notifications_topic, "${local.infra.arns.notifications_topic}:*"]
   }
-  code_permissions = { for role, grants in jsondecode(file("${path.module}/code-permissions.json")) : role => grants if role != "_about" }
+  lambda_permissions = { for role, grants in jsondecode(file("${path.module}/code-permissions.json")) : role => grants if role != "_about" }
+  # On App Runner the worker service also runs what the cron function runs on Lambda
+  # (schedules, the reconciler, notifications): its role is the union of the two.
+  code_permissions = merge(local.lambda_permissions, {
+    service_worker = {
+      for kind in distinct(concat(keys(local.lambda_permissions.worker), keys(local.lambda_permissions.cron))) :
+      kind => sort(distinct(concat(lookup(local.lambda_permissions.worker, kind, []), lookup(local.lambda_permissions.cron, kind, []))))
+    }
+  })
   statements = {
     for role, grants in local.code_permissions : role => concat(
       [for kind, actions in grants : {
@@ -71,6 +80,7 @@ locals {
 }
 
 resource "aws_lambda_layer_version" "dependencies" {
+  count                    = local.on_lambda ? 1 : 0
   layer_name               = "${local.prefix}-dependencies"
   description              = "jobgate's dependencies (make package)"
   filename                 = local.layer_zip
@@ -80,13 +90,14 @@ resource "aws_lambda_layer_version" "dependencies" {
 }
 
 module "api" {
+  count                = local.on_lambda ? 1 : 0
   source               = "../../modules/lambda-function"
   function_name        = "${local.prefix}-api"
   description          = "jobgate HTTP API (FastAPI through Mangum)"
   handler              = "jobgate.aws_lambda.api_handler"
   architecture         = var.architecture
   filename             = local.function_zip
-  layers               = [aws_lambda_layer_version.dependencies.arn]
+  layers               = [aws_lambda_layer_version.dependencies[0].arn]
   memory_size          = var.api_memory_mb
   timeout              = 29 # API Gateway's own limit
   environment          = local.api_environment
@@ -101,13 +112,14 @@ module "api" {
 }
 
 module "worker" {
+  count                = local.on_lambda ? 1 : 0
   source               = "../../modules/lambda-function"
   function_name        = "${local.prefix}-worker"
   description          = "jobgate worker: runs jobs from the SQS queue"
   handler              = "jobgate.aws_lambda.worker_handler"
   architecture         = var.architecture
   filename             = local.function_zip
-  layers               = [aws_lambda_layer_version.dependencies.arn]
+  layers               = [aws_lambda_layer_version.dependencies[0].arn]
   memory_size          = var.worker_memory_mb
   timeout              = local.infra.worker_timeout_seconds
   environment          = local.worker_environment
@@ -129,13 +141,14 @@ module "worker" {
 }
 
 module "cron" {
+  count                  = local.on_lambda ? 1 : 0
   source                 = "../../modules/lambda-function"
   function_name          = "${local.prefix}-cron"
   description            = "jobgate schedules and housekeeping (EventBridge rules)"
   handler                = "jobgate.aws_lambda.cron_handler"
   architecture           = var.architecture
   filename               = local.function_zip
-  layers                 = [aws_lambda_layer_version.dependencies.arn]
+  layers                 = [aws_lambda_layer_version.dependencies[0].arn]
   memory_size            = 512
   timeout                = 120
   environment            = local.environment
@@ -150,12 +163,14 @@ module "cron" {
   tags                   = local.tags
 }
 
-# Every route of the HTTP API goes to the API function (FastAPI routes inside).
+# Every route of the HTTP API goes to the API (FastAPI routes inside): the function, or the
+# App Runner service through an HTTP proxy.
 resource "aws_apigatewayv2_integration" "api" {
   api_id                 = local.infra.http_api.id
-  integration_type       = "AWS_PROXY"
-  integration_uri        = module.api.invoke_arn
-  payload_format_version = "2.0"
+  integration_type       = local.on_lambda ? "AWS_PROXY" : "HTTP_PROXY"
+  integration_method     = local.on_lambda ? null : "ANY"
+  integration_uri        = local.on_lambda ? module.api[0].invoke_arn : module.api_service[0].service_url
+  payload_format_version = local.on_lambda ? "2.0" : "1.0"
   timeout_milliseconds   = 29000
 }
 
@@ -167,18 +182,19 @@ resource "aws_apigatewayv2_route" "default" {
 }
 
 resource "aws_lambda_permission" "http_api" {
+  count         = local.on_lambda ? 1 : 0
   statement_id  = "AllowHttpApi"
   action        = "lambda:InvokeFunction"
-  function_name = module.api.function_name
+  function_name = module.api[0].function_name
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${local.infra.http_api.execution_arn}/*/*"
 }
 
 resource "aws_cloudwatch_event_target" "cron" {
-  for_each  = local.infra.schedule_rules
+  for_each  = local.on_lambda ? local.infra.schedule_rules : {}
   rule      = each.value.name
   target_id = "cron-handler"
-  arn       = module.cron.function_arn
+  arn       = module.cron[0].function_arn
 
   retry_policy {
     maximum_event_age_in_seconds = 3600
@@ -187,10 +203,10 @@ resource "aws_cloudwatch_event_target" "cron" {
 }
 
 resource "aws_lambda_permission" "cron" {
-  for_each      = local.infra.schedule_rules
+  for_each      = local.on_lambda ? local.infra.schedule_rules : {}
   statement_id  = "AllowEventBridge-${each.key}"
   action        = "lambda:InvokeFunction"
-  function_name = module.cron.function_name
+  function_name = module.cron[0].function_name
   principal     = "events.amazonaws.com"
   source_arn    = each.value.arn
 }
@@ -198,8 +214,9 @@ resource "aws_lambda_permission" "cron" {
 # Failed notices: a webhook delivery that gave up (every retry failed, or 410 Gone), counted from
 # the cron function's JSON log lines, and SNS's own failed deliveries (email, SMS, subscribers).
 resource "aws_cloudwatch_log_metric_filter" "notices_given_up" {
+  count          = local.on_lambda ? 1 : 0 # App Runner: its own log groups, made by the service
   name           = "${local.prefix}-notices-given-up"
-  log_group_name = module.cron.log_group_name
+  log_group_name = module.cron[0].log_group_name
   pattern        = "{ $.event = \"notice_failed\" && $.gave_up IS TRUE }"
 
   metric_transformation {
@@ -211,6 +228,7 @@ resource "aws_cloudwatch_log_metric_filter" "notices_given_up" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "notices_given_up" {
+  count               = local.on_lambda ? 1 : 0
   alarm_name          = "${local.prefix}-notices-given-up"
   alarm_description   = "A webhook delivery failed every retry (or its receiver answered 410 Gone)."
   namespace           = "jobgate/${local.prefix}"
@@ -241,4 +259,77 @@ resource "aws_cloudwatch_metric_alarm" "sns_deliveries_failed" {
   alarm_actions       = [local.infra.arns.alarm_topic]
   ok_actions          = [local.infra.arns.alarm_topic]
   tags                = local.tags
+}
+
+# -- App Runner (compute = "apprunner"): the same image and CLI as the Dockerfile, for jobs
+# longer than Lambda's 15 minutes. make image pushes jobgate's image to this repository.
+resource "aws_ecr_repository" "images" {
+  count                = local.on_lambda ? 0 : 1
+  name                 = "${local.prefix}-jobgate"
+  image_tag_mutability = "IMMUTABLE"
+  force_delete         = var.force_delete_images
+  tags                 = local.tags
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  encryption_configuration {
+    encryption_type = local.kms == null ? "AES256" : "KMS"
+    kms_key         = local.kms
+  }
+}
+
+module "api_service" {
+  count              = local.on_lambda ? 0 : 1
+  source             = "../../modules/apprunner-service"
+  name               = "${local.prefix}-api"
+  image              = "${aws_ecr_repository.images[0].repository_url}:${var.image_tag}"
+  ecr_repository_arn = aws_ecr_repository.images[0].arn
+  start_command      = "jobgate api"
+  environment        = local.api_environment
+  policy_statements  = local.statements.api
+  max_instances      = var.service_max_instances
+  kms_key_arn        = local.kms
+  tags               = local.tags
+}
+
+module "worker_service" {
+  count              = local.on_lambda ? 0 : 1
+  source             = "../../modules/apprunner-service"
+  name               = "${local.prefix}-worker"
+  image              = "${aws_ecr_repository.images[0].repository_url}:${var.image_tag}"
+  ecr_repository_arn = aws_ecr_repository.images[0].arn
+  start_command      = "jobgate worker --health-port 8080"
+  environment        = local.environment # no admin key: the worker serves no API
+  policy_statements  = local.statements.service_worker
+  max_instances      = var.service_max_instances
+  kms_key_arn        = local.kms
+  tags               = local.tags
+}
+
+# Before the compute switch these had no count: keep existing deployments' resources.
+moved {
+  from = module.api
+  to   = module.api[0]
+}
+
+moved {
+  from = module.worker
+  to   = module.worker[0]
+}
+
+moved {
+  from = module.cron
+  to   = module.cron[0]
+}
+
+moved {
+  from = aws_lambda_layer_version.dependencies
+  to   = aws_lambda_layer_version.dependencies[0]
+}
+
+moved {
+  from = aws_lambda_permission.http_api
+  to   = aws_lambda_permission.http_api[0]
 }

@@ -101,3 +101,32 @@ variable "worker_event_source_enabled" {
   type        = bool
   default     = true
 }
+
+variable "compute" {
+  description = "Where the API and worker run: \"lambda\" (functions, SQS event source, cron function) or \"apprunner\" (two App Runner services from the container image: for jobs longer than Lambda's 15 minutes)."
+  type        = string
+  default     = "lambda"
+
+  validation {
+    condition     = contains(["lambda", "apprunner"], var.compute)
+    error_message = "compute must be \"lambda\" or \"apprunner\"."
+  }
+}
+
+variable "image_tag" {
+  description = "compute = \"apprunner\": the tag of jobgate's image in the ECR repository (make image)."
+  type        = string
+  default     = "latest"
+}
+
+variable "service_max_instances" {
+  description = "compute = \"apprunner\": instances each service may scale out to."
+  type        = number
+  default     = 4
+}
+
+variable "force_delete_images" {
+  description = "compute = \"apprunner\": let destroy delete the image repository with its images."
+  type        = bool
+  default     = false
+}
