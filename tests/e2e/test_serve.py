@@ -138,6 +138,7 @@ def test_cli_submit_waits_and_prints_the_result(tmp_path: Path) -> None:
         assert '"status": "completed"' in done.stdout
         assert "HELLO JOBGATE" in done.stdout
         assert "100.0%" in done.stderr  # the progress display
+        assert f"jobgate: the API at {url}" in done.stderr  # which service answers
         listed = subprocess.run(
             [sys.executable, "-m", "jobgate.cli.main", "jobs"],
             env=env,

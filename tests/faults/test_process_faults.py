@@ -210,6 +210,8 @@ def test_users_create_command_prints_a_working_key(
         data, "users", "create", "--name", "Grace", "--email", "grace@example.com", **stack
     )
     assert created.returncode == 0, created.stderr
+    backend = str(stack.get("backend", "local"))
+    assert f"jobgate: the {backend} backend (" in created.stderr  # says what it acts on
     key = next(line.split('"')[3] for line in created.stdout.splitlines() if '"api_key"' in line)
     bad = cli(data, "users", "create", "--name", "X", "--email", "nope", **stack)
     assert bad.returncode == 2 and "not a valid email" in bad.stdout

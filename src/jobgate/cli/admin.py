@@ -98,9 +98,22 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _services(args: argparse.Namespace) -> Any:
+    """The services these commands act on, directly (no API); says which, on stderr."""
     from jobgate.cli.server import services_from as build
 
-    return build(args)
+    services = build(args)
+    settings = services.settings
+    if settings.backend == "aws":
+        import os
+
+        env = os.environ
+        where = f"region {env.get('AWS_REGION', '?')}, table {env.get('JOBS_TABLE_NAME', '?')}"
+        if env.get("AWS_ENDPOINT_URL"):
+            where += f", at {env['AWS_ENDPOINT_URL']}"
+    else:
+        where = str(settings.data_dir)
+    print(f"jobgate: the {settings.backend} backend ({where})", file=sys.stderr)
+    return services
 
 
 def cmd_users_create(args: argparse.Namespace) -> int:

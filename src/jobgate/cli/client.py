@@ -64,6 +64,7 @@ def _api_key(args: argparse.Namespace) -> str | None:
 
 
 def _client(args: argparse.Namespace) -> httpx.Client:
+    print(f"jobgate: the API at {args.url}", file=sys.stderr)  # which service answers
     key = _api_key(args)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     return httpx.Client(base_url=args.url, headers=headers, timeout=30)
