@@ -33,7 +33,7 @@ def _services(*, admin: bool = False) -> Any:
 
             settings = Settings()
             logs.configure(settings.log_level, settings.log_format)
-            _state["services"] = bootstrap.build(settings, admin=admin)
+            _state["services"] = bootstrap.build(settings, admin=admin, metrics="emf")
             _state["admin"] = admin
         return _state["services"]
 
@@ -57,8 +57,20 @@ def _runtime(name: str, context: Any) -> Any:
         return _state[name]
 
 
+def _flush_metrics() -> None:
+    """The invocation's job metrics as EMF lines (CloudWatch makes metrics of them)."""
+    services = _state.get("services")
+    sink = getattr(getattr(services, "metrics", None), "sink", None)
+    flush = getattr(sink, "flush", None)
+    if flush is not None:
+        flush()
+
+
 def api_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    answer: dict[str, Any] = _runtime("api", context)(event, context)
+    try:
+        answer: dict[str, Any] = _runtime("api", context)(event, context)
+    finally:
+        _flush_metrics()
     return answer
 
 
@@ -66,9 +78,12 @@ def worker_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Run an SQS batch; answer the partial batch response Lambda expects."""
     from jobgate.worker.lambda_worker import seconds_left
 
-    answer: dict[str, Any] = _runtime("worker", context).handle(
-        event.get("Records", []), seconds_left(context)
-    )
+    try:
+        answer: dict[str, Any] = _runtime("worker", context).handle(
+            event.get("Records", []), seconds_left(context)
+        )
+    finally:
+        _flush_metrics()
     return answer
 
 
@@ -77,5 +92,8 @@ def cron_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     or run the reconciler for the housekeeping rule."""
     from jobgate.worker.lambda_worker import seconds_left
 
-    answer: dict[str, Any] = _runtime("cron", context).handle(event, seconds_left(context))
+    try:
+        answer: dict[str, Any] = _runtime("cron", context).handle(event, seconds_left(context))
+    finally:
+        _flush_metrics()
     return answer

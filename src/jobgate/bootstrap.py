@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from jobgate.domain.retry import Backoff
 from jobgate.errors import ConfigurationError
@@ -33,6 +33,7 @@ from jobgate.settings import Settings
 
 if TYPE_CHECKING:
     from jobgate.aws_settings import AwsSettings
+    from jobgate.metrics import JobMetrics
     from jobgate.services.notify import NotifySettings, SubscriptionService
     from jobgate.worker.lambda_worker import CronHandler, LambdaWorker
     from jobgate.worker.notifier import Notifier
@@ -52,6 +53,7 @@ class Services:
     dead_letters: DeadLetterService
     admin_key: str | None
     clock: Callable[[], float] = time.time
+    metrics: JobMetrics | None = None  # None: no metrics kept (tests, `metrics=None`)
 
     def executor(self, worker_id: str | None = None) -> Executor:
         return Executor(
@@ -149,7 +151,9 @@ class Services:
             connect_timeout=s.webhook_connect_timeout_seconds,
             read_timeout=s.webhook_read_timeout_seconds,
         )
-        deliverer = Deliverer(self.backend, self.jobs, notify, webhooks, mail, self.clock)
+        deliverer = Deliverer(
+            self.backend, self.jobs, notify, webhooks, mail, self.clock, metrics=self.metrics
+        )
         return Notifier(
             Dispatcher(self.backend, self.clock, NoticeWriter(self.jobs, notify)),
             deliverer,
@@ -284,6 +288,7 @@ def build(
     aws_session: Any = None,
     backend: Backend | None = None,
     clock: Callable[[], float] = time.time,
+    metrics: Literal["prometheus", "emf"] | None = None,
 ) -> Services:
     """Build every service for ``settings`` (default: from the environment).
 
@@ -293,11 +298,22 @@ def build(
     :mod:`jobgate.testing.memory`) instead of the one the settings name. ``admin=False`` skips
     looking up the admin key: paths that
     serve no HTTP (the worker and cron Lambdas) then need neither the key nor the right to read
-    its secret. ``clock`` is every service's clock (tests turn one by hand).
+    its secret. ``clock`` is every service's clock (tests turn one by hand). ``metrics``: keep
+    job metrics for ``GET /metrics`` (``prometheus``: long-running processes) or as EMF lines
+    (``emf``: Lambda); off when ``JOBGATE_METRICS=false``.
     """
     settings = settings or Settings()
     app = app or load_app(settings.app)
     backend = backend or build_backend(settings, aws, aws_session)
+    job_metrics = None
+    if metrics is not None and settings.metrics:
+        from dataclasses import replace
+
+        from jobgate.metrics import EmfSink, JobMetrics, MeteredJobStore, PrometheusSink
+
+        sink = EmfSink() if metrics == "emf" else PrometheusSink(backend.queue.stats)
+        job_metrics = JobMetrics(sink, clock)
+        backend = replace(backend, jobs=MeteredJobStore(backend.jobs, job_metrics))
     admin_key = (
         resolve_admin_key(settings, create_admin_key, aws, aws_session)[0] if admin else None
     )
@@ -324,4 +340,5 @@ def build(
         dead_letters=DeadLetterService(backend, app, clock),
         admin_key=admin_key,
         clock=clock,
+        metrics=job_metrics,
     )

@@ -98,6 +98,14 @@ class Settings(BaseSettings):
             "throughput keeps up), a thread, or not at all (run `jobgate notifier` yourself)."
         ),
     )
+    metrics: bool = Field(
+        True, description="Keep job metrics: GET /metrics (Prometheus text), EMF on Lambda."
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="A bearer token that may read GET /metrics (beside the admin key), for "
+        "scrapers that should hold nothing else.",
+    )
     worker_health_port: int | None = Field(
         None, ge=0, le=65535, description="jobgate worker: answer GET /healthz on this port."
     )

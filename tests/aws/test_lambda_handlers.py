@@ -117,6 +117,48 @@ def test_sqs_batch_of_ten_reports_exactly_the_record_to_retry(lambda_env: None) 
     assert retrying.status is JobStatus.QUEUED and retrying.attempt == 1
 
 
+def emf_documents(out: str) -> list[dict[str, Any]]:
+    """The EMF documents among printed lines, each checked against the format's rules: an
+    ``_aws`` member with a millisecond timestamp and metric directives whose namespace is a
+    string, whose dimension sets name members of the document, and whose metrics are members
+    holding a number or a list of numbers."""
+    found = []
+    for line in out.splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        doc = json.loads(line)
+        meta = doc["_aws"]
+        assert isinstance(meta["Timestamp"], int) and meta["Timestamp"] > 1_600_000_000_000
+        for directive in meta["CloudWatchMetrics"]:
+            assert isinstance(directive["Namespace"], str) and directive["Namespace"]
+            for dimension_set in directive["Dimensions"]:
+                assert all(isinstance(doc[d], str) for d in dimension_set)
+            for metric in directive["Metrics"]:
+                value = doc[metric["Name"]]
+                values = value if isinstance(value, list) else [value]
+                assert values and all(isinstance(v, int | float) for v in values)
+                assert metric.get("Unit", "None") in ("Count", "Seconds", "None")
+        found.append(doc)
+    return found
+
+
+def test_the_worker_invocation_reports_its_metrics_as_emf(
+    lambda_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    services = aws_lambda._services()
+    for n in range(3):
+        services.jobs.submit("alice", "echo", {"n": n})
+    services.jobs.submit("alice", "fail", None)
+    capsys.readouterr()
+    aws_lambda.worker_handler({"Records": receive(services, 4)}, Context())
+    docs = {d["job_type"]: d for d in emf_documents(capsys.readouterr().out)}
+    assert docs["echo"]["jobs_started"] == 3 and docs["echo"]["jobs_completed"] == 3
+    assert len(docs["echo"]["job_run_seconds"]) == 3
+    assert len(docs["echo"]["job_queue_wait_seconds"]) == 3
+    assert docs["fail"]["jobs_retried"] == 1 and "jobs_completed" not in docs["fail"]
+    assert docs["echo"]["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["job_type"]]
+
+
 def test_records_that_are_not_jobgate_messages_go_to_the_dlq(lambda_env: None) -> None:
     """AWS's sample batch as written: two bodies that are not jobgate envelopes."""
     from tests.aws.events import document

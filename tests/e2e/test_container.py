@@ -14,7 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import ADMIN_KEY
 from tests.processes import ROOT, Process, environment, free_port, wait_healthy
+from tests.support import wait_for
 
 DOCKERFILE = ROOT / "Dockerfile"
 
@@ -79,6 +81,18 @@ def test_the_entry_points_commands_start_as_the_image_runs_them(tmp_path: Path) 
         wait_healthy(f"http://127.0.0.1:{health_port}", worker)
         answer = httpx.get(f"http://127.0.0.1:{health_port}/healthz")
         assert answer.json() == {"status": "ok"}
+        # a job through both: the API counts the submit, the worker (on its health port) the run
+        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        job = httpx.post(f"http://127.0.0.1:{api_port}/jobs", json={"type": "echo"}, headers=admin)
+        job_url = f"http://127.0.0.1:{api_port}/jobs/{job.json()['job_id']}?wait=10"
+        assert httpx.get(job_url, headers=admin, timeout=15).json()["status"] in (
+            "processing", "completed")  # fmt: skip
+        wait_for(lambda: httpx.get(job_url, headers=admin, timeout=15).json()["status"]
+                 == "completed", timeout=30)  # fmt: skip
+        worker_metrics = httpx.get(f"http://127.0.0.1:{health_port}/metrics").text
+        assert 'jobgate_jobs_completed_total{job_type="echo"} 1.0' in worker_metrics
+        api_metrics = httpx.get(f"http://127.0.0.1:{api_port}/metrics", headers=admin).text
+        assert 'jobgate_jobs_submitted_total{job_type="echo"} 1.0' in api_metrics
     finally:
         assert api.stop() == 0
         assert worker.stop() == 0

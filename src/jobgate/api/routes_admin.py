@@ -1,16 +1,17 @@
-"""Operations: queue status, schedules, health, readiness, and signed blob downloads."""
+"""Operations: queue status, schedules, health, readiness, metrics, signed blob downloads."""
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import FileResponse, JSONResponse
 
 from jobgate.api.deps import PROBLEM_RESPONSES, PUBLIC, Runner, credentials
 from jobgate.api.schemas import QueueStatus, ScheduleOut, iso
 from jobgate.bootstrap import Services
-from jobgate.errors import Forbidden, JobGateError
+from jobgate.errors import Forbidden, JobGateError, NotAvailable
 
 Key = Annotated[str | None, Depends(credentials)]
 
@@ -99,4 +100,35 @@ def build_router(services: Services, runner: Runner) -> APIRouter:
             path, ref = server.resolve(key, expires, sig, filename)
             return FileResponse(path, media_type=ref.content_type, filename=filename)
 
+    _add_metrics_route(router, services, runner)
     return router
+
+
+def _add_metrics_route(router: APIRouter, services: Services, runner: Runner) -> None:
+    users = services.users
+
+    def admin(key: str | None) -> None:
+        if not users.authenticate(key).is_admin:
+            raise Forbidden("this needs the admin key")
+
+    @router.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text"}},
+        summary="Job metrics (Prometheus text; admin key or JOBGATE_METRICS_TOKEN)",
+    )
+    @runner.reads
+    def metrics(key: Key) -> Response:
+        """Counters per job type (submitted, started, completed, failed, retried), run time
+        and queue wait histograms, queue and DLQ depth, oldest queued age, notices sent."""
+        token = services.settings.metrics_token
+        if token is None or key is None or not hmac.compare_digest(key, token.get_secret_value()):
+            admin(key)
+        text = getattr(getattr(services.metrics, "sink", None), "text", None)
+        if text is None:
+            raise NotAvailable(
+                "metrics are off here (JOBGATE_METRICS=false, or a Lambda: they go to "
+                "CloudWatch as EMF)"
+            )
+        return Response(text(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from jobgate.client import Client, Job, ProblemError
+
 _TERMINAL = {"completed", "failed", "cancelled"}
 
 
@@ -63,27 +65,22 @@ def _api_key(args: argparse.Namespace) -> str | None:
     return os.environ.get("JOBGATE_ADMIN_KEY")
 
 
-def _client(args: argparse.Namespace) -> httpx.Client:
+def _client(args: argparse.Namespace) -> Client:
     print(f"jobgate: the API at {args.url}", file=sys.stderr)  # which service answers
-    key = _api_key(args)
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.Client(base_url=args.url, headers=headers, timeout=30)
-
-
-def _check(response: httpx.Response) -> Any:
-    if response.status_code >= 400:
-        try:
-            body = response.json()
-            message = f"{body.get('title', 'error')}: {body.get('detail', '')}"
-        except ValueError:
-            message = response.text[:300]
-        print(f"error {response.status_code}: {message}", file=sys.stderr)
-        raise SystemExit(1)
-    return response.json()
+    return Client(args.url, _api_key(args))
 
 
 def _print(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _failed(exc: Exception, url: str) -> int:
+    """One line on stderr for an error answer or an unreachable API; exit code 1."""
+    if isinstance(exc, ProblemError):
+        print(f"error {exc.status}: {exc.title}: {exc.detail}", file=sys.stderr)
+    else:
+        print(f"cannot reach {url}: {exc}", file=sys.stderr)
+    return 1
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -92,43 +89,35 @@ def cmd_submit(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"--payload is not valid JSON: {exc}", file=sys.stderr)
         return 2
-    headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else {}
     try:
-        with _client(args) as http:
-            job = _check(
-                http.post("/jobs", json={"type": args.type, "payload": payload}, headers=headers)
-            )
+        with _client(args) as jobs:
+            job = jobs.submit(args.type, payload, idempotency_key=args.idempotency_key)
             if not args.wait:
-                _print(job)
+                _print(dict(job.raw))
                 return 0
-            job = _wait(http, job["job_id"], args.timeout)
-            if job["status"] == "completed":
-                result = http.get(f"/jobs/{job['job_id']}/result")
-                job["result"] = result.json().get("result") if result.status_code == 200 else None
-    except httpx.HTTPError as exc:
-        print(f"cannot reach {args.url}: {exc}", file=sys.stderr)
-        return 1
-    _print(job)
-    return 0 if job["status"] == "completed" else 1
+            job = _wait(jobs, job.job_id, args.timeout)
+            shown = dict(job.raw)
+            if job.status == "completed":
+                shown["result"] = jobs.result(job.job_id)
+    except (ProblemError, httpx.HTTPError) as exc:
+        return _failed(exc, args.url)
+    _print(shown)
+    return 0 if job.status == "completed" else 1
 
 
-def _wait(http: httpx.Client, job_id: str, timeout: float) -> Any:
+def _wait(jobs: Client, job_id: str, timeout: float) -> Job:
     """Wait until the job is finished, drawing a progress bar on stderr. Each request is a
     long poll (``?wait=1``): it answers at once when the status changes, and at least every
     second so the bar follows the progress."""
     deadline = time.monotonic() + timeout
     interactive = sys.stderr.isatty()
     last_line = ""
-    first = True
+    job = jobs.get(job_id)
     while True:
-        wait = {} if first else {"wait": "1"}
-        job = _check(http.get(f"/jobs/{job_id}", params=wait, timeout=30))
-        first = False
-        progress = job["progress"]
-        filled = int(progress["pct"] // 5)
+        filled = int(job.progress.pct // 5)
         line = (
-            f"{job_id} [{'#' * filled}{'.' * (20 - filled)}] {progress['pct']:5.1f}% "
-            f"{job['status']:<10} {progress['note']}"[:120]
+            f"{job_id} [{'#' * filled}{'.' * (20 - filled)}] {job.progress.pct:5.1f}% "
+            f"{job.status:<10} {job.progress.note}"[:120]
         )
         if line != last_line:
             print(
@@ -138,34 +127,37 @@ def _wait(http: httpx.Client, job_id: str, timeout: float) -> Any:
                 flush=True,
             )
             last_line = line
-        if job["status"] in _TERMINAL:
+        if job.done:
             if interactive:
                 print(file=sys.stderr)
             return job
         if time.monotonic() > deadline:
             print(f"\ngave up waiting after {timeout:g}s", file=sys.stderr)
             return job
+        job = jobs.get(job_id, wait=1)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    with _client(args) as http:
-        _print(_check(http.get(f"/jobs/{args.job_id}")))
+    try:
+        with _client(args) as jobs:
+            _print(dict(jobs.get(args.job_id).raw))
+    except (ProblemError, httpx.HTTPError) as exc:
+        return _failed(exc, args.url)
     return 0
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    params = {
-        k: v
-        for k, v in {"status": args.status, "type": args.job_type, "limit": args.limit}.items()
-        if v is not None
-    }
-    with _client(args) as http:
-        page = _check(http.get("/jobs", params=params))
-    for job in page["jobs"]:
-        print(
-            f"{job['job_id']}  {job['status']:<10}  {job['type']:<18}  "
-            f"attempt {job['attempt']}/{job['max_attempts']}  {job['created_at']}"
-        )
-    if page["next_cursor"]:
-        print(f"… more (cursor {page['next_cursor']})")
+    try:
+        with _client(args) as jobs:
+            listed = jobs.jobs(status=args.status, job_type=args.job_type, page_size=args.limit)
+            for n, job in enumerate(listed):
+                if n == args.limit:
+                    print("… more (raise --limit)")
+                    break
+                print(
+                    f"{job.job_id}  {job.status:<10}  {job.type:<18}  "
+                    f"attempt {job.attempt}/{job.max_attempts}  {job.created_at}"
+                )
+    except (ProblemError, httpx.HTTPError) as exc:
+        return _failed(exc, args.url)
     return 0

@@ -50,7 +50,7 @@ def services_from(args: argparse.Namespace, *, create_admin_key: bool = False) -
 
     settings = settings_from(args)
     logs.configure(settings.log_level, settings.log_format)
-    return bootstrap.build(settings, create_admin_key=create_admin_key)
+    return bootstrap.build(settings, create_admin_key=create_admin_key, metrics="prometheus")
 
 
 def _server(services: Any) -> Any:
@@ -218,6 +218,11 @@ def cmd_notifier(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metrics_text(services: Any) -> Any:
+    sink = getattr(services.metrics, "sink", None)
+    return getattr(sink, "text", None)
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     services = services_from(args)
     worker, thread, housekeeper = _start_worker(services)
@@ -225,7 +230,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if settings.worker_health_port is not None:
         from jobgate.worker.health import HealthServer
 
-        health = HealthServer(settings.host, settings.worker_health_port, thread.is_alive)
+        health = HealthServer(
+            settings.host, settings.worker_health_port, thread.is_alive, _metrics_text(services)
+        )
         health.start()
         housekeeper.also_stop(health)
 

@@ -40,6 +40,7 @@ from jobgate.domain.notices import (
 )
 from jobgate.errors import NotFound, ValidationFailed
 from jobgate.logs import get_logger
+from jobgate.metrics import JobMetrics
 from jobgate.ports import Backend, DeliveryStore, SubscriptionStore
 from jobgate.services.jobs import JobService
 
@@ -379,7 +380,9 @@ class Deliverer:
         webhooks: WebhookSender,
         mail: MailSender | None,
         clock: Callable[[], float] = time.time,
+        metrics: JobMetrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._backend = backend
         self._subs, self._store = _stores(backend)
         self._writer = NoticeWriter(jobs, settings)
@@ -421,6 +424,8 @@ class Deliverer:
         except Exception as exc:  # a sender must never take the notifier down
             result = SendResult(False, error=f"{type(exc).__name__}: {exc}")
         outcome = self._record(sub, delivery, result, now)
+        if self._metrics is not None:
+            self._metrics.notice(sub.channel.value, result.ok)
         log = self._log.bind(delivery_id=delivery.delivery_id, owner=delivery.owner)
         log.info(
             "notice_sent" if result.ok else "notice_failed",

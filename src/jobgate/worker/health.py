@@ -1,6 +1,7 @@
 """A worker's health over HTTP, for container platforms that probe a port (App Runner, ECS,
-Kubernetes): ``GET /healthz`` answers 200 while the worker's poll loop runs, 503 after.
-Started by ``jobgate worker --health-port N`` (``JOBGATE_WORKER_HEALTH_PORT``)."""
+Kubernetes): ``GET /healthz`` answers 200 while the worker's poll loop runs, 503 after; and
+``GET /metrics``, the worker's Prometheus metrics (a worker serves no API to scrape). Started
+by ``jobgate worker --health-port N`` (``JOBGATE_WORKER_HEALTH_PORT``)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,27 @@ from typing import Any
 
 
 class HealthServer:
-    def __init__(self, host: str, port: int, alive: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        alive: Callable[[], bool],
+        metrics: Callable[[], bytes] | None = None,
+    ) -> None:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                if self.path.split("?")[0] != "/healthz":
+                path = self.path.split("?")[0]
+                if path == "/metrics" and metrics is not None:
+                    text = metrics()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                    self.send_header("Content-Length", str(len(text)))
+                    self.end_headers()
+                    self.wfile.write(text)
+                    return
+                if path != "/healthz":
                     self._answer(404, {"status": "not found"})
                     return
                 ok = outer._alive()
