@@ -311,7 +311,11 @@ def build(
 
         from jobgate.metrics import EmfSink, JobMetrics, MeteredJobStore, PrometheusSink
 
-        sink = EmfSink() if metrics == "emf" else PrometheusSink(backend.queue.stats)
+        sink = (
+            EmfSink(settings.metrics_namespace)
+            if metrics == "emf"
+            else PrometheusSink(backend.queue.stats)
+        )
         job_metrics = JobMetrics(sink, clock)
         backend = replace(backend, jobs=MeteredJobStore(backend.jobs, job_metrics))
     admin_key = (

@@ -13,7 +13,8 @@ transition that committed (a conflict counts nothing). Where they go is a :class
   ``GET /metrics`` (and by the worker's health port), with the queue gauges read at scrape time;
 * Lambda: :class:`EmfSink`, CloudWatch Embedded Metric Format lines printed at the end of each
   invocation (CloudWatch turns them into metrics under the ``jobgate`` namespace; the names
-  there drop the ``jobgate_`` prefix and ``_total``).
+  there drop the ``jobgate_`` prefix and ``_total``; namespace ``JOBGATE_METRICS_NAMESPACE``,
+  which Terraform sets to ``jobgate/<prefix>``).
 
 Neither sink is imported on a path that does not use it (prometheus_client costs ~100 ms).
 """
@@ -184,9 +185,10 @@ class EmfSink:
     """Buffers one invocation's metrics; ``flush()`` prints them as EMF lines (one per label
     set) to stdout, where the Lambda runtime hands them to CloudWatch Logs."""
 
-    NAMESPACE = "jobgate"
-
-    def __init__(self, out: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, namespace: str = "jobgate", out: Callable[[str], None] | None = None
+    ) -> None:
+        self.namespace = namespace
         self._lock = threading.Lock()
         self._counts: dict[tuple[tuple[str, str], ...], dict[str, float]] = defaultdict(dict)
         self._values: dict[tuple[tuple[str, str], ...], dict[str, list[float]]] = defaultdict(
@@ -212,17 +214,21 @@ class EmfSink:
         documents = []
         for key in sorted(set(counts) | set(values)):
             named: dict[str, Sequence[float]] = dict(values.get(key, {}))
-            document = emf_document(dict(key), counts.get(key, {}), named)
+            document = emf_document(self.namespace, dict(key), counts.get(key, {}), named)
             documents.append(document)
             self._out(json.dumps(document, separators=(",", ":")))
         return documents
 
 
 def emf_document(
-    dimensions: dict[str, str], counts: dict[str, float], values: dict[str, Sequence[float]]
+    namespace: str,
+    dimensions: dict[str, str],
+    counts: dict[str, float],
+    values: dict[str, Sequence[float]],
 ) -> dict[str, Any]:
     """One EMF document: the dimensions as members, each metric a member (a list for several
-    values), declared under ``_aws.CloudWatchMetrics``."""
+    values), declared under ``_aws.CloudWatchMetrics`` twice over: per label set (job type)
+    and with no dimension at all (the totals the alarms watch)."""
     metrics = [{"Name": n, "Unit": "Count"} for n in sorted(counts)]
     metrics += [{"Name": n, "Unit": "Seconds"} for n in sorted(values)]
     return {
@@ -230,8 +236,8 @@ def emf_document(
             "Timestamp": int(time.time() * 1000),
             "CloudWatchMetrics": [
                 {
-                    "Namespace": EmfSink.NAMESPACE,
-                    "Dimensions": [sorted(dimensions)],
+                    "Namespace": namespace,
+                    "Dimensions": [sorted(dimensions), []],
                     "Metrics": metrics,
                 }
             ],

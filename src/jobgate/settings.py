@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     metrics: bool = Field(
         True, description="Keep job metrics: GET /metrics (Prometheus text), EMF on Lambda."
     )
+    metrics_namespace: str = Field(
+        "jobgate", min_length=1, description="Lambda: the CloudWatch namespace of EMF metrics."
+    )
     metrics_token: SecretStr | None = Field(
         None,
         description="A bearer token that may read GET /metrics (beside the admin key), for "

@@ -156,7 +156,9 @@ def test_the_worker_invocation_reports_its_metrics_as_emf(
     assert len(docs["echo"]["job_run_seconds"]) == 3
     assert len(docs["echo"]["job_queue_wait_seconds"]) == 3
     assert docs["fail"]["jobs_retried"] == 1 and "jobs_completed" not in docs["fail"]
-    assert docs["echo"]["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["job_type"]]
+    directive = docs["echo"]["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Dimensions"] == [["job_type"], []]  # per type, and the totals
+    assert directive["Namespace"] == "jobgate"
 
 
 def test_records_that_are_not_jobgate_messages_go_to_the_dlq(lambda_env: None) -> None:

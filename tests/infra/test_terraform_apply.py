@@ -198,7 +198,14 @@ def test_the_applied_stack_has_what_the_issue_names(stack: dict[str, Any]) -> No
     }
     prefix = f"{PROJECT}-test"
     assert {f"{prefix}-jobs-oldest-message-age", f"{prefix}-jobs-dlq-not-empty",
-            f"{prefix}-api-errors", f"{prefix}-worker-throttles", f"{prefix}-api-5xx-rate"} <= alarms  # fmt: skip
+            f"{prefix}-api-errors", f"{prefix}-worker-throttles", f"{prefix}-api-5xx-rate",
+            f"{prefix}-job-failure-rate", f"{prefix}-job-run-time-p95",
+            f"{prefix}-worker-near-timeout", f"{prefix}-jobs-throttled",
+            f"{prefix}-notices-given-up", f"{prefix}-notifications-failed"} <= alarms  # fmt: skip
+    watched = client(endpoint, "cloudwatch").get_dashboard(DashboardName=f"{prefix}-jobs")
+    body = json.loads(watched["DashboardBody"])
+    titles = {w["properties"]["title"] for w in body["widgets"]}
+    assert {"Failure rate (failed / finished)", "Queue", "DynamoDB throttles"} <= titles
     events = client(endpoint, "events")
     for rule in (f"{prefix}-every-minute", f"{prefix}-housekeeping"):
         targets = events.list_targets_by_rule(Rule=rule)["Targets"]

@@ -20,9 +20,11 @@ locals {
   tags   = local.core.tags
   build  = "${path.module}/../../../../build/lambda"
 
-  on_lambda    = var.compute == "lambda"
-  function_zip = coalesce(var.function_zip, "${local.build}/function.zip")
-  layer_zip    = coalesce(var.layer_zip, "${local.build}/layer.zip")
+  on_lambda = var.compute == "lambda"
+  # CloudWatch namespace of the functions' EMF metrics (jobgate.metrics)
+  metrics_namespace = "jobgate/${local.core.name_prefix}"
+  function_zip      = coalesce(var.function_zip, "${local.build}/function.zip")
+  layer_zip         = coalesce(var.layer_zip, "${local.build}/layer.zip")
 
   # The settings each function reads (jobgate.settings, jobgate.aws_settings). AWS_REGION is
   # set by the Lambda runtime itself (a reserved name). tests/infra/test_env_contract.py holds
@@ -34,6 +36,7 @@ locals {
     JOBGATE_VISIBILITY_TIMEOUT = tostring(local.infra.queue_visibility_timeout_seconds)
     JOBGATE_MAX_RECEIVES       = tostring(local.infra.max_receive_count)
     JOBGATE_PUBLIC_URL         = local.infra.http_api.endpoint # the links in notices
+    JOBGATE_METRICS_NAMESPACE  = local.metrics_namespace       # EMF (Lambda)
   })
   api_environment = merge(local.environment, { API_KEY_SECRET_ARN = local.core.api_key_secret_arn })
   # the worker checks at start-up that every job type's timeout fits its own (jobgate doctor)

@@ -130,3 +130,15 @@ variable "force_delete_images" {
   type        = bool
   default     = false
 }
+
+variable "failure_rate_threshold" {
+  description = "Alarm when more than this share of finished jobs failed (three 5-minute periods in a row)."
+  type        = number
+  default     = 0.1
+}
+
+variable "p95_run_seconds" {
+  description = "Alarm when the p95 attempt run time is over this many seconds; null: 80 % of the worker function's timeout."
+  type        = number
+  default     = null
+}
