@@ -31,6 +31,13 @@ def echo(payload: Any, ctx: JobContext) -> Any:
     return payload
 
 
+@app.job("logs", max_attempts=1, timeout=30)
+def logs(payload: Any, ctx: JobContext) -> str:
+    """Writes a log line from inside the handler (the tracing tests look for its trace id)."""
+    ctx.log.warning("handler_says_hello", n=(payload or {}).get("n"))
+    return "logged"
+
+
 @app.job("effect", max_attempts=5, timeout=60)
 def effect(payload: Any, ctx: JobContext) -> dict[str, Any]:
     """Sleep ``seconds`` (default 0), then record an effect: counts real executions."""

@@ -13,6 +13,8 @@ from typing import Any
 
 import structlog
 
+from jobgate import tracing
+
 _SECRET_WORDS = ("key", "secret", "token", "password", "authorization", "signature", "url")
 _ALLOWED = frozenset({"job_id", "key_id", "idempotency_key", "request_id", "public_url"})
 
@@ -38,6 +40,7 @@ def configure(level: str = "info", fmt: str = "json") -> None:
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        tracing.log_ids,  # trace_id / span_id inside a span (nothing when tracing is off)
         redact,
         structlog.processors.format_exc_info,
     ]

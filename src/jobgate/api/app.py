@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jobgate import __version__
+from jobgate import __version__, tracing
 from jobgate.api import problems, routes_admin, routes_jobs, routes_notify, routes_users
 from jobgate.api.body import BodyLimit
 from jobgate.api.deps import Runner, document_security
@@ -31,6 +31,45 @@ fetch the result inline or through a short-lived signed URL.
 Authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`. Errors are
 `application/problem+json`.
 """
+
+
+class TraceRequests:
+    """A server span per request (joining an incoming ``traceparent``), named after the
+    route's template (``POST /jobs/{job_id}``) once the router has matched it. Added only when
+    tracing is on."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = next((v for k, v in scope["headers"] if k == b"traceparent"), b"")
+        method = scope["method"]
+        status = 500
+        with tracing.span(
+            f"{method} {scope['path']}",
+            parent=incoming.decode("latin-1") or None,
+            kind="server",
+            **{"http.request.method": method, "url.path": scope["path"]},
+        ) as current:
+
+            async def sending(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            try:
+                await self.app(scope, receive, sending)
+            finally:
+                route = scope.get("route")
+                template = getattr(route, "path", None)
+                if template:
+                    current.update_name(f"{method} {template}")
+                    current.set_attribute("http.route", template)
+                current.set_attribute("http.response.status_code", status)
 
 
 class RequestContext:
@@ -139,5 +178,7 @@ def create_app(services: Services) -> FastAPI:
             expose_headers=["Location", "X-Request-ID", "Retry-After"],
         )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if tracing.enabled():
+        app.add_middleware(TraceRequests)
     app.add_middleware(RequestContext, access_log=settings.access_log)
     return app

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 from pydantic import BaseModel
 
+from jobgate import tracing
 from jobgate.api import live
 from jobgate.api.batching import SubmitBatcher
 from jobgate.api.body import check_json_value, parse_model
@@ -95,16 +96,18 @@ def build_router(services: Services, runner: Runner) -> APIRouter:
         who = await runner.read(lambda: users.authenticate(key))
         body = parse_model(SubmitJob, raw)
         check_json_value(body.payload, settings.max_json_depth)
-        job, created = await batcher.submit(
-            SubmitRequest(
-                who.owner,
-                body.type,
-                body.payload,
-                idempotency_key,
-                body.max_attempts,
-                body.delay_seconds,
+        with tracing.span("jobgate.submit", job_type=body.type, owner=who.owner):
+            job, created = await batcher.submit(
+                SubmitRequest(
+                    who.owner,
+                    body.type,
+                    body.payload,
+                    idempotency_key,
+                    body.max_attempts,
+                    body.delay_seconds,
+                    tracing.traceparent(),  # the batch is written on another thread
+                )
             )
-        )
         headers = {"Location": f"/jobs/{job.job_id}"}
         if not created:
             headers["Idempotent-Replayed"] = "true"

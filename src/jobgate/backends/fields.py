@@ -32,7 +32,7 @@ JOB_FIELDS = (
     "job_id", "owner", "type", "status", "created_at", "updated_at", "payload", "payload_ref",
     "result", "result_ref", "artifacts", "error", "progress_pct", "progress_note", "attempt",
     "max_attempts", "timeout", "lease_owner", "lease_expires_at", "run_after", "cancel_requested",
-    "idempotency_key", "request_hash", "started_at", "finished_at", "version",
+    "idempotency_key", "request_hash", "started_at", "finished_at", "version", "trace_parent",
 )  # fmt: skip
 _PLAIN = frozenset(
     {
@@ -50,6 +50,7 @@ _PLAIN = frozenset(
         "request_hash",
         "started_at",
         "finished_at",
+        "trace_parent",
     }
 )
 
@@ -95,6 +96,7 @@ def job_fields(job: Job) -> dict[str, Any]:
         "started_at": job.started_at,
         "finished_at": job.finished_at,
         "version": job.version,
+        "trace_parent": job.trace_parent,
     }
 
 
@@ -162,6 +164,7 @@ def job_from_fields(f: Mapping[str, Any]) -> Job:
         started_at=_float(f.get("started_at")),
         finished_at=_float(f.get("finished_at")),
         version=int(f["version"]),
+        trace_parent=f.get("trace_parent"),
     )
 
 

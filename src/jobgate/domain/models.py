@@ -90,6 +90,7 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     version: int = 1
+    trace_parent: str | None = None  # W3C traceparent of the submit: workers' spans join it
 
     @property
     def terminal(self) -> bool:

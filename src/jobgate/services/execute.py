@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from jobgate import tracing
 from jobgate.domain import transitions as verbs
 from jobgate.domain.models import Delivery, Job, Progress
 from jobgate.domain.retry import Backoff
@@ -81,7 +82,10 @@ class Executor:
         return self.claimer.read_jobs(deliveries)
 
     def begin(self, delivery: Delivery, known: Job | None = None) -> Run | MessageAction:
-        return self.claimer.begin(delivery, known)
+        parent = delivery.attributes.get("traceparent")
+        with tracing.span("jobgate.claim", parent=parent, kind="consumer",
+                          message_id=delivery.message_id):  # fmt: skip
+            return self.claimer.begin(delivery, known)
 
     def begin_many(self, deliveries: Sequence[Delivery]) -> list[Run]:
         """Claim a batch (one read for all the jobs, one ``atomic()`` scope: one transaction
@@ -111,13 +115,19 @@ class Executor:
     def run_handler(self, run: Run) -> Outcome:
         """Run the handler for a claimed attempt; what it returned or raised. Never raises
         (but lets KeyboardInterrupt and SystemExit through)."""
-        log = self._run_log(run)
-        try:
-            return Outcome(result=self._call_handler(run, log))
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as exc:  # any handler failure is an outcome to settle
-            return Outcome(error=exc)
+        job = run.job
+        parent = job.trace_parent or run.delivery.attributes.get("traceparent")
+        with tracing.span(f"jobgate.run {job.type}", parent=parent, job_id=job.job_id,
+                          job_type=job.type, attempt=job.attempt) as current:  # fmt: skip
+            log = self._run_log(run)
+            try:
+                return Outcome(result=self._call_handler(run, log))
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # any handler failure is an outcome to settle
+                if current is not None:
+                    current.record_exception(exc)
+                return Outcome(error=exc)
 
     def run_within(self, run: Run, seconds: float) -> Outcome:
         """Run the handler, but give up waiting after ``seconds``: the attempt is then settled
@@ -162,7 +172,10 @@ class Executor:
 
     def settle(self, run: Run, outcome: Outcome) -> MessageAction:
         """Store what the outcome means (ledger only); see :mod:`.settling`."""
-        return self.settler.settle(run, outcome)
+        parent = run.job.trace_parent or run.delivery.attributes.get("traceparent")
+        with tracing.span("jobgate.settle", parent=parent, job_id=run.job.job_id,
+                          failed=outcome.error is not None):  # fmt: skip
+            return self.settler.settle(run, outcome)
 
     def finish(self, run: Run, outcome: Outcome) -> MessageAction:
         """Settle and act on the message in one ``atomic()`` scope (long-poll worker)."""

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from jobgate import tracing
 from jobgate.domain import transitions as verbs
 from jobgate.domain.ids import is_valid_id, new_id
 from jobgate.domain.models import (
@@ -42,7 +43,10 @@ ENVELOPE_VERSION = 1
 def envelope(job: Job) -> OutgoingMessage:
     """The queue message for a job: a versioned pointer; the ledger holds the rest."""
     body = json.dumps({"v": ENVELOPE_VERSION, "job_id": job.job_id}, separators=(",", ":"))
-    return OutgoingMessage(body, {"JobType": job.type, "Owner": job.owner})
+    attributes = {"JobType": job.type, "Owner": job.owner}
+    if job.trace_parent:
+        attributes["traceparent"] = job.trace_parent  # the worker's spans join the submit's
+    return OutgoingMessage(body, attributes)
 
 
 def read_envelope(body: str) -> str:
@@ -103,6 +107,7 @@ class SubmitRequest:
     idempotency_key: str | None = None
     max_attempts: int | None = None
     delay_seconds: int = 0
+    trace_parent: str | None = None  # the submitting request's span (default: the current one)
 
 
 @dataclass(frozen=True)
@@ -223,6 +228,7 @@ class JobService:
             run_after=now + delay if delay else None,
             idempotency_key=request.idempotency_key,
             request_hash=digest,
+            trace_parent=request.trace_parent or tracing.traceparent(),
         )
         event = verbs.submitted(job)
         message = envelope(job)
@@ -234,7 +240,10 @@ class JobService:
         stored, created = self._backend.jobs.create(draft.job, draft.event)
         if created:
             try:
-                self._backend.queue.send([draft.message])
+                job = draft.job
+                with tracing.span("jobgate.enqueue", parent=job.trace_parent, kind="producer",
+                                  job_id=job.job_id, job_type=job.type):  # fmt: skip
+                    self._backend.queue.send([draft.message])
             except JobGateError:
                 # The client gets an error, so no job may remain that it was never told of
                 # (on local the transaction rolls back; elsewhere the record is withdrawn). If

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from jobgate import tracing
 from jobgate.domain import notices as n
 from jobgate.domain.addresses import Allowed, literal, refusal
 from jobgate.domain.ids import new_id
@@ -295,7 +296,9 @@ class Dispatcher:
             if self._topic is not None and self._writer is not None:
                 notices = [x for e in events if (x := n.topic_notice(e)) is not None]
                 if notices:
-                    self._topic.publish([self._writer.message(x) for x in notices])
+                    with tracing.span("jobgate.notify.publish", kind="producer",
+                                      notices=len(notices)):  # fmt: skip
+                        self._topic.publish([self._writer.message(x) for x in notices])
             by_owner: dict[str, list[Subscription]] = defaultdict(list)
             for sub in self._subs.subscriptions():
                 by_owner[sub.owner].append(sub)

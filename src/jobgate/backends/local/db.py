@@ -144,6 +144,10 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     CREATE UNIQUE INDEX users_email ON users (lower(email));
     """,
+    # 6: the W3C traceparent of a job's submit (tracing across the queue)
+    """
+    ALTER TABLE jobs ADD COLUMN trace_parent TEXT;
+    """,
 )
 
 

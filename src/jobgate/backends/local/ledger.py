@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from jobgate.backends.fields import page_of
+from jobgate.backends.fields import JOB_FIELDS, page_of
 from jobgate.backends.local import codec
 from jobgate.backends.local.db import Database
 from jobgate.domain.models import (
@@ -21,7 +21,7 @@ from jobgate.domain.models import (
 from jobgate.domain.transitions import Transition
 from jobgate.errors import Conflict, NotFound, TransitionConflict
 
-_INSERT_JOB = f"INSERT INTO jobs ({codec.JOB_COLUMNS}) VALUES ({', '.join('?' * 26)})"
+_INSERT_JOB = f"INSERT INTO jobs ({codec.JOB_COLUMNS}) VALUES ({', '.join('?' * len(JOB_FIELDS))})"
 _INSERT_EVENT = (
     f"INSERT INTO job_events ({codec.EVENT_COLUMNS}, expires_at) VALUES ({', '.join('?' * 10)})"
 )
