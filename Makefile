@@ -10,7 +10,7 @@ CHECKOV_VENV ?= .venv-checkov
 CHECKOV      := $(CHECKOV_VENV)/bin/checkov
 
 .PHONY: serve serve-aws test lint typecheck unit bench clean install package checkov doctor \
-	deploy destroy bootstrap deploy-local destroy-local plan actionlint image
+	deploy destroy bootstrap deploy-local destroy-local plan actionlint image browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -97,7 +97,15 @@ typecheck: $(STAMP)
 doctor: $(STAMP)
 	@for env in $(or $(ENV),dev stage prod); do $(BIN)/jobgate doctor --env $$env || exit 1; done
 
-test: lint typecheck doctor $(CHECKOV)
+# The dashboard test drives a real Chromium: Debian's, installed here when missing (as root).
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		  (apt-get install -y -q chromium >/dev/null 2>&1 || \
+		   (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) ; } || \
+		echo "no chromium (apt-get install chromium): the dashboard test will say so"
+
+test: lint typecheck doctor $(CHECKOV) browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

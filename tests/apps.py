@@ -31,6 +31,17 @@ def echo(payload: Any, ctx: JobContext) -> Any:
     return payload
 
 
+@app.job("progress", max_attempts=1, timeout=60)
+def progress(payload: Any, ctx: JobContext) -> dict[str, float]:
+    """Runs ``seconds``, reporting its progress as it goes (the dashboard test watches it)."""
+    seconds = float((payload or {}).get("seconds", 2))
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < seconds:
+        ctx.progress(100 * elapsed / seconds, f"{elapsed:.1f}s of {seconds:g}s")
+        time.sleep(0.1)
+    return {"seconds": seconds}
+
+
 @app.job("logs", max_attempts=1, timeout=30)
 def logs(payload: Any, ctx: JobContext) -> str:
     """Writes a log line from inside the handler (the tracing tests look for its trace id)."""

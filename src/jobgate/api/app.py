@@ -11,12 +11,19 @@ import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jobgate import __version__, tracing
-from jobgate.api import problems, routes_admin, routes_jobs, routes_notify, routes_users
+from jobgate.api import (
+    problems,
+    routes_admin,
+    routes_jobs,
+    routes_notify,
+    routes_ops,
+    routes_users,
+)
 from jobgate.api.body import BodyLimit
 from jobgate.api.deps import Runner, document_security
 from jobgate.bootstrap import Services
@@ -146,6 +153,15 @@ def add_docs(app: FastAPI) -> None:
         )
 
 
+def add_dashboard(app: FastAPI) -> None:
+    """``/ui``: the dashboard, static files shipped in the package (no build step, no CDN)."""
+    app.mount("/ui/", StaticFiles(directory=Path(__file__).parent / "ui", html=True), name="ui")
+
+    @app.get("/ui", include_in_schema=False)
+    async def dashboard() -> RedirectResponse:
+        return RedirectResponse("/ui/")
+
+
 def create_app(services: Services) -> FastAPI:
     settings = services.settings
     app = FastAPI(
@@ -157,6 +173,7 @@ def create_app(services: Services) -> FastAPI:
         openapi_url="/openapi.json",
     )
     add_docs(app)
+    add_dashboard(app)
     app.state.services = services
     problems.install(app)
     document_security(app)
@@ -166,6 +183,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(routes_jobs.build_seed_router(services, runner))
     app.include_router(routes_users.build_router(services, runner))
     app.include_router(routes_admin.build_router(services, runner))
+    app.include_router(routes_ops.build_router(services, runner))
     notify = routes_notify.build_router(services, runner)
     app.include_router(notify)
     app.include_router(notify, prefix="/api", tags=["seed aliases"])  # seed 003's paths
