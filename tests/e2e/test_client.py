@@ -99,7 +99,14 @@ def test_the_async_client(api: tuple[str, str], tmp_path: Path) -> None:
             with pytest.raises(NotFound):
                 await jobs.get("01JZZZZZZZZZZZZZZZZZZZZZZZ")
 
-    asyncio.run(run())
+    # a loop of its own, not asyncio.run: that would drop the thread's current loop (which
+    # Mangum, in earlier tests, made) unclosed
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(run())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.close()
 
 
 @pytest.fixture
