@@ -57,3 +57,34 @@ def test_checkov_finds_nothing_in_infra() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert "Failed checks: 0" in done.stdout or done.stdout.strip() == "", done.stdout
+
+
+#: resource type prefix => the provider's endpoint name that serves it
+_SERVICES = {
+    "aws_apigatewayv2_": "apigatewayv2", "aws_apprunner_": "apprunner",
+    "aws_cloudwatch_event_": "events", "aws_cloudwatch_log_": "logs",
+    "aws_cloudwatch_": "cloudwatch", "aws_dynamodb_": "dynamodb", "aws_ecr_": "ecr",
+    "aws_iam_": "iam", "aws_kms_": "kms", "aws_lambda_": "lambda", "aws_s3_": "s3",
+    "aws_secretsmanager_": "secretsmanager", "aws_sns_": "sns", "aws_sqs_": "sqs",
+}  # fmt: skip
+
+
+def test_every_service_the_layers_use_goes_to_the_emulator_when_one_is_set() -> None:
+    """An emulator run must never reach AWS itself: each service a layer's resources (and its
+    modules') use has an entry in the provider's endpoints block."""
+    import re
+
+    shared = (TERRAFORM_DIR / "deploy" / "_shared" / "providers.tf").read_text()
+    block = shared[shared.index("endpoints {") :].split("}", 1)[0]
+    routed = set(re.findall(r"^\s*(\w+)\s*=\s*var\.aws_endpoint", block, re.M))
+    used = set()
+    for path in TERRAFORM_DIR.glob("**/*.tf"):
+        if "bootstrap" in path.parts or ".terraform" in path.parts:
+            continue
+        for kind in re.findall(r'(?:resource|data)\s+"(aws_\w+)"', path.read_text()):
+            service = next((s for p, s in _SERVICES.items() if kind.startswith(p)), None)
+            if kind.startswith(("aws_caller_identity", "aws_iam_policy_document", "aws_region")):
+                continue
+            assert service is not None, f"{path.name}: {kind} has no service in _SERVICES"
+            used.add(service)
+    assert used - routed == set(), "used by the layers, but not sent to the emulator"

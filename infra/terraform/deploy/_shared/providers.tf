@@ -38,8 +38,10 @@ provider "aws" {
 
   endpoints {
     apigatewayv2   = var.aws_endpoint
+    apprunner      = var.aws_endpoint
     cloudwatch     = var.aws_endpoint
     dynamodb       = var.aws_endpoint
+    ecr            = var.aws_endpoint
     events         = var.aws_endpoint
     iam            = var.aws_endpoint
     kms            = var.aws_endpoint
