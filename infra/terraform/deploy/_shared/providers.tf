@@ -35,6 +35,9 @@ provider "aws" {
   skip_metadata_api_check     = var.aws_endpoint != null
   skip_region_validation      = var.aws_endpoint != null
   s3_use_path_style           = var.aws_endpoint != null
+  # an emulator answers at once or not at all (moto has no App Runner: a 500): do not retry
+  # for minutes; null leaves AWS's default
+  max_retries = var.aws_endpoint != null ? 2 : null
 
   endpoints {
     apigatewayv2   = var.aws_endpoint
