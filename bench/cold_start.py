@@ -50,13 +50,16 @@ PROGRAMS = {
         "s = m._services()\n"
         "Mangum(create_app(s), lifespan='off')\n"
         "s.backend.jobs._db.meta, s.backend.queue._sqs.meta  # the clients a submit needs\n"
+        "import sys\n"
+        "assert 'prometheus_client' not in sys.modules, 'api path grew'\n"
     ),
     "worker_handler": (
         "import jobgate.aws_lambda as m\n"
         "s = m._services()\n"
         "s.backend.jobs._db.meta, s.backend.queue._sqs.meta  # the clients a batch needs\n"
         "import sys\n"
-        "assert 'fastapi' not in sys.modules and 'mangum' not in sys.modules, 'worker path grew'\n"
+        "grew = {'fastapi', 'mangum', 'opentelemetry', 'prometheus_client'} & set(sys.modules)\n"
+        "assert not grew, f'worker path grew: {grew}'\n"
     ),
     "seed_style_api": (
         "import boto3\n"
