@@ -274,7 +274,9 @@ def bench_http(requests: int, connections: int, workdir: Path) -> dict[str, Any]
         base = f"http://127.0.0.1:{port}"
         admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
         key = httpx.post(
-            f"{base}/users", json={"name": "bench", "email": "bench@example.com"}, headers=admin
+            f"{base}/users",
+            json={"name": "bench", "email": f"bench-{port}@example.com"},
+            headers=admin,
         ).json()["api_key"]
         body = json.dumps({"type": "noop", "payload": {"n": 1}}).encode()
         asyncio.run(load(port, 200, connections, body, key))  # warm-up
