@@ -127,12 +127,21 @@ class PrometheusSink:
         }
         if queue_stats is not None:
             self.registry.register(_QueueCollector(queue_stats))
+        # labels(...) builds and looks up a key under a lock on every call: keep the children
+        self._children: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
+
+    def _child(self, family: Any, name: str, labels: dict[str, str]) -> Any:
+        key = (name, tuple(labels.items()))
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = family.labels(**labels)
+        return child
 
     def count(self, name: str, labels: dict[str, str], amount: float = 1.0) -> None:
-        self._counters[name].labels(**labels).inc(amount)
+        self._child(self._counters[name], name, labels).inc(amount)
 
     def observe(self, name: str, labels: dict[str, str], value: float) -> None:
-        self._histograms[name].labels(**labels).observe(value)
+        self._child(self._histograms[name], name, labels).observe(value)
 
     def text(self) -> bytes:
         from prometheus_client import generate_latest
