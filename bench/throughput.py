@@ -266,6 +266,7 @@ def bench_http(requests: int, connections: int, workdir: Path) -> dict[str, Any]
         "JOBGATE_ACCESS_LOG": "false",
         "JOBGATE_WORKER_CONCURRENCY": "2",
         "JOBGATE_WORKER_PREFETCH": "10",
+        "JOBGATE_METRICS": os.environ.get("BENCH_METRICS", "true"),  # false: metrics off
     }
     cli = [sys.executable, "-m", "jobgate.cli.main"]
     api = serve([*cli, "api", "--port", str(port)], env, port)
