@@ -80,19 +80,61 @@ PROGRAMS = {
 }
 
 
+_DEPLOYED: list[str] = []  # --from-zips: the task root and the layer, unzipped read-only
+
+
 def run_once(program: str) -> float:
-    env = {**os.environ, **ENV, "PYTHONPATH": str(ROOT / "src")}
-    # A deployed function ships compiled modules: let the warm-up run write .pyc files.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if _DEPLOYED:
+        # as Lambda runs it: only the unzipped code, nothing writable, no site-packages
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}, **ENV}
+        prefix = f"import sys; sys.path[:0] = {_DEPLOYED!r}\n"
+        # -B: nothing is written (as root, a read-only mode bit would not stop it; Lambda's
+        # code folders are a read-only file system)
+        command = [sys.executable, "-I", "-S", "-B", "-c", prefix + program]
+    else:
+        env = {**os.environ, **ENV, "PYTHONPATH": str(ROOT / "src")}
+        # A deployed function ships compiled modules: let the warm-up run write .pyc files.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        command = [sys.executable, "-c", program]
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", program], env=env, check=True)
+    subprocess.run(command, env=env, check=True)
     return time.perf_counter() - started
+
+
+def unzip_read_only(into: Path, strip_bytecode: bool) -> list[str]:
+    """build/lambda's zips unzipped as Lambda does (code in the task root, the layer under
+    /opt), made read-only; ``strip_bytecode``: without their ``__pycache__`` folders."""
+    import shutil
+    import zipfile
+
+    task, opt = into / "task", into / "opt"
+    zipfile.ZipFile(ROOT / "build" / "lambda" / "function.zip").extractall(task)
+    zipfile.ZipFile(ROOT / "build" / "lambda" / "layer.zip").extractall(opt)
+    if strip_bytecode:
+        for cache in [*into.rglob("__pycache__")]:
+            shutil.rmtree(cache)
+    for path in into.rglob("*"):
+        path.chmod(path.stat().st_mode & ~0o222)
+    return [str(task), str(opt / "python")]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument(
+        "--from-zips",
+        action="store_true",
+        help="run from build/lambda's zips unzipped read-only (make package first)",
+    )
+    parser.add_argument(
+        "--strip-bytecode", action="store_true", help="with --from-zips: without the .pyc files"
+    )
     args = parser.parse_args()
+    import tempfile
+
+    scratch = tempfile.TemporaryDirectory(prefix="jobgate-cold-")
+    if args.from_zips:
+        _DEPLOYED.extend(unzip_read_only(Path(scratch.name), args.strip_bytecode))
     subprocess.run([sys.executable, "-c", "pass"], check=True)  # warm the page cache
     report: dict[str, object] = {}
     for name, program in PROGRAMS.items():
@@ -104,7 +146,11 @@ def main() -> None:
     seed, boto = report["seed_style_api"], report["bare_boto3"]
     report["api_vs_seed_style"] = round(api["median_ms"] / seed["median_ms"], 3)  # type: ignore[index]
     report["worker_vs_bare_boto3"] = round(worker["median_ms"] / boto["median_ms"], 3)  # type: ignore[index]
+    report["from_zips"] = {"bytecode": not args.strip_bytecode} if args.from_zips else False
     print(json.dumps(report, indent=2))
+    for path in Path(scratch.name).rglob("*"):  # writable again, so it can be removed
+        path.chmod(path.stat().st_mode | 0o200)
+    scratch.cleanup()
 
 
 if __name__ == "__main__":

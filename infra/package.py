@@ -7,6 +7,12 @@ uvicorn: Lambda serves through Mangum) as wheels for the Lambda platform (manyli
 3.11), installed under ``python/`` as Lambda expects. The function zip holds ``jobgate`` and any
 ``--include`` package or module, so a code change redeploys a few hundred KB, not the layer.
 
+Both zips carry bytecode for the runtime's Python (``__pycache__/*.cpython-311.pyc``, compiled
+with ``UNCHECKED_HASH`` invalidation): Lambda's code folders are read-only, so without it every
+cold start would compile every module it imports, and a timestamp-checked ``.pyc`` would never
+match the zip's fixed timestamps. The build must run on that Python (3.11) to make them; on
+another it says so and ships sources only.
+
 Both zips are reproducible: sorted entries, fixed timestamps, so an unchanged build hashes the
 same and Terraform's ``source_code_hash`` does not redeploy. The layer is rebuilt only when the
 dependency list changes. Sizes are printed as JSON, and the build fails past Lambda's limits:
@@ -35,6 +41,8 @@ UNZIPPED_LIMIT = 250 * MB
 EXCLUDED = {"uvicorn"}
 PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+RUNTIME = (3, 11)  # the functions' runtime (python3.11): the bytecode is for it
+CACHE_TAG = f"cpython-{RUNTIME[0]}{RUNTIME[1]}"
 
 
 def requirements() -> list[str]:
@@ -71,18 +79,52 @@ def _tree(base: Path, prefix: str = "") -> list[tuple[Path, str]]:
     ]
 
 
+def with_bytecode(files: list[tuple[Path, str]], work: Path, root: str) -> list[tuple[Path, str]]:
+    """``files`` plus, for each ``.py``, its bytecode as ``__pycache__/<name>.cpython-311.pyc``
+    (hash-based, unchecked: valid whatever the files' timestamps), compiled under ``work``;
+    tracebacks name ``<root>/<name>`` (``/var/task``, ``/opt/python``: where Lambda puts them)."""
+    if sys.version_info[:2] != RUNTIME:
+        print(f"warning: building on Python {sys.version.split()[0]}, not "
+              f"{RUNTIME[0]}.{RUNTIME[1]}: no bytecode in the zips (cold starts compile)",
+              file=sys.stderr)  # fmt: skip
+        return files
+    import py_compile
+
+    compiled = []
+    for path, name in files:
+        if not name.endswith(".py"):
+            continue
+        folder, _, module = name.rpartition("/")
+        cached = f"{folder + '/' if folder else ''}__pycache__/{module[:-3]}.{CACHE_TAG}.pyc"
+        target = work / cached
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            py_compile.compile(
+                str(path), cfile=str(target), dfile=f"{root}/{name}", doraise=True,
+                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+            )  # fmt: skip
+        except py_compile.PyCompileError:
+            continue  # a file that is not Python 3.11 (a vendored py2 shim): Lambda skips it too
+        compiled.append((target, cached))
+    return files + compiled
+
+
 def build_function(out: Path, includes: list[Path]) -> tuple[Path, int]:
     files = _tree(ROOT / "src" / "jobgate")
     for extra in includes:
         files += _tree(extra) if extra.is_dir() else [(extra, extra.name)]
+    work = out / "function-bytecode"
+    shutil.rmtree(work, ignore_errors=True)
     target = out / "function.zip"
-    return target, write_zip(target, files)
+    return target, write_zip(target, with_bytecode(files, work, "/var/task"))
 
 
 def build_layer(out: Path, arch: str) -> tuple[Path, int]:
     """pip-install the requirements for the Lambda platform into ``python/`` and zip them."""
     wanted = requirements()
-    stamp = hashlib.sha256(json.dumps([wanted, arch, sys.version_info[:2]]).encode()).hexdigest()
+    stamp = hashlib.sha256(
+        json.dumps([wanted, arch, sys.version_info[:2], "bytecode-1"]).encode()
+    ).hexdigest()
     target, stamp_file, staging = out / "layer.zip", out / "layer.stamp", out / "layer"
     if target.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
         with zipfile.ZipFile(target) as archive:
@@ -103,7 +145,9 @@ def build_layer(out: Path, arch: str) -> tuple[Path, int]:
         for path, name in _tree(staging / "python")
         if "/bin/" not in name  # console scripts point at this machine's interpreter
     ]
-    size = write_zip(target, files)
+    work = out / "layer-bytecode"
+    shutil.rmtree(work, ignore_errors=True)
+    size = write_zip(target, with_bytecode(files, work, "/opt"))
     stamp_file.write_text(stamp)
     return target, size
 

@@ -40,7 +40,15 @@ def test_the_function_zip_is_reproducible_and_takes_your_handlers(tmp_path: Path
     assert digest[0] == digest[1]  # same input, same bytes: Terraform sees no change
     names = zipfile.ZipFile(tmp_path / "a" / "function.zip").namelist()
     assert {"jobgate/aws_lambda.py", "jobgate/py.typed", "apps.py"} <= set(names)
-    assert not [n for n in names if "__pycache__" in n]
+    # bytecode for the runtime's Python beside every module (Lambda's code folder is read-only)
+    sources = [n for n in names if n.endswith(".py")]
+    cached = {n for n in names if "__pycache__" in n}
+    if sys.version_info[:2] == (3, 11):
+        assert cached == {
+            f"{n.rpartition('/')[0] + '/' if '/' in n else ''}__pycache__/"
+            f"{n.rpartition('/')[2][:-3]}.cpython-311.pyc"
+            for n in sources
+        }
 
 
 def test_past_a_limit_the_build_fails_and_says_which(tmp_path: Path) -> None:
@@ -63,16 +71,26 @@ def test_the_packaged_handlers_import_from_the_zips_alone(tmp_path: Path) -> Non
     assert report["unzipped_total_bytes"] < 250 * 1024 * 1024
     zipfile.ZipFile(out / "function.zip").extractall(tmp_path / "task")
     zipfile.ZipFile(out / "layer.zip").extractall(tmp_path / "opt")
+    for path in tmp_path.rglob("*"):  # read-only, as on Lambda: nothing can be compiled there
+        path.chmod(path.stat().st_mode & ~0o222)
     probe = (
         "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]];"
         "import jobgate.aws_lambda, mangum, boto3, fastapi, pydantic_settings, structlog;"
         "from jobgate.api.app import create_app;"
-        "print(jobgate.aws_lambda.__file__, boto3.__file__)"
+        "import importlib.util as u, os;"
+        "stale = [m.__name__ for m in list(sys.modules.values())"
+        "         if getattr(m, '__file__', '') and m.__file__.startswith(sys.argv[1])"
+        "         and m.__file__.endswith('.py') and not os.path.exists(u.cache_from_source(m.__file__))];"
+        "print(jobgate.aws_lambda.__file__, boto3.__file__, len(stale))"
     )
     ran = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", probe, str(tmp_path / "task"), str(tmp_path / "opt" / "python")],
+        [sys.executable, "-I", "-S", "-B", "-c", probe, str(tmp_path / "task"), str(tmp_path / "opt" / "python")],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
+    for path in tmp_path.rglob("*"):
+        path.chmod(path.stat().st_mode | 0o200)
     assert ran.returncode == 0, ran.stderr
-    handler, boto = ran.stdout.split()
+    handler, boto, without_bytecode = ran.stdout.split()
     assert handler.startswith(str(tmp_path / "task")) and boto.startswith(str(tmp_path / "opt"))
+    if sys.version_info[:2] == (3, 11):
+        assert without_bytecode == "0"  # every jobgate module came with its .pyc
