@@ -10,7 +10,7 @@ CHECKOV_VENV ?= .venv-checkov
 CHECKOV      := $(CHECKOV_VENV)/bin/checkov
 
 .PHONY: serve serve-aws test lint typecheck unit bench clean install package checkov doctor \
-	deploy destroy bootstrap deploy-local destroy-local plan actionlint image browser
+	deploy destroy bootstrap deploy-local destroy-local plan actionlint image browser bench-peers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -110,6 +110,18 @@ test: lint typecheck doctor $(CHECKOV) browser
 
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py
+
+# The peers side by side (../shared/bench-peers: Huey, Celery, Dramatiq, raw baselines) with
+# this working tree installed into the harness's own venv; prints the table with its ratios.
+# BENCH_ONLY / BENCH_JOBS / BENCH_SQS_JOBS pass through (see that harness's README).
+PEERS_SRC ?= ../shared/bench-peers
+PEERS_ONLY ?= sqlite-raw,sqs-raw,http,jobgate-local,jobgate-http,huey-sqlite,huey-sqlite-normal,celery-redis,dramatiq-redis,jobgate-sqs,celery-sqs
+bench-peers:
+	@test -d $(PEERS_SRC) || { echo "no peer harness at $(PEERS_SRC) (PEERS_SRC=...)"; exit 2; }
+	rm -rf build/bench-peers && mkdir -p build && cp -r $(PEERS_SRC) build/bench-peers
+	cd build/bench-peers && ./setup.sh && .venv/bin/pip install -q -e '../..[aws]'
+	cd build/bench-peers && BENCH_SQS_JOBS=$${BENCH_SQS_JOBS:-500} \
+		BENCH_ONLY=$${BENCH_ONLY:-$(PEERS_ONLY)} ./run_all.sh
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) build .jobgate .mypy_cache .pytest_cache .ruff_cache
