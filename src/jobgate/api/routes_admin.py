@@ -11,18 +11,15 @@ from fastapi.responses import FileResponse, JSONResponse
 from jobgate.api.deps import PROBLEM_RESPONSES, PUBLIC, Runner, credentials
 from jobgate.api.schemas import QueueStatus, ScheduleOut, iso
 from jobgate.bootstrap import Services
-from jobgate.errors import Forbidden, JobGateError, NotAvailable
+from jobgate.errors import JobGateError, NotAvailable
 
 Key = Annotated[str | None, Depends(credentials)]
 
 
 def build_router(services: Services, runner: Runner) -> APIRouter:
     router = APIRouter(responses=PROBLEM_RESPONSES)
-    users, backend = services.users, services.backend
-
-    def admin(key: str | None) -> None:
-        if not users.authenticate(key).is_admin:
-            raise Forbidden("this needs the admin key")
+    backend = services.backend
+    admin = services.users.authenticate_admin
 
     @router.get("/admin/queue-status", response_model=QueueStatus, tags=["admin"])
     @runner.reads
@@ -105,11 +102,7 @@ def build_router(services: Services, runner: Runner) -> APIRouter:
 
 
 def _add_metrics_route(router: APIRouter, services: Services, runner: Runner) -> None:
-    users = services.users
-
-    def admin(key: str | None) -> None:
-        if not users.authenticate(key).is_admin:
-            raise Forbidden("this needs the admin key")
+    admin = services.users.authenticate_admin
 
     @router.get(
         "/metrics",

@@ -13,7 +13,6 @@ from jobgate.api.deps import PROBLEM_RESPONSES, Runner, body_schema, credentials
 from jobgate.api.schemas import ErrorOut, _Strict, iso
 from jobgate.bootstrap import Services
 from jobgate.domain.models import JobStatus
-from jobgate.errors import Forbidden
 
 Key = Annotated[str | None, Depends(credentials)]
 
@@ -69,11 +68,8 @@ class Activity(BaseModel):
 
 def build_router(services: Services, runner: Runner) -> APIRouter:
     router = APIRouter(tags=["admin"], responses=PROBLEM_RESPONSES)
-    users, dead = services.users, services.dead_letters
-
-    def admin(key: str | None) -> None:
-        if not users.authenticate(key).is_admin:
-            raise Forbidden("this needs the admin key")
+    dead = services.dead_letters
+    admin = services.users.authenticate_admin
 
     @router.get("/admin/dlq", response_model=DeadLetters, summary="Dead-lettered messages")
     @runner.reads

@@ -25,18 +25,11 @@ from jobgate.api.schemas import (
     iso,
 )
 from jobgate.bootstrap import Services
-from jobgate.errors import Forbidden, NotFound
+from jobgate.errors import NotFound
 from jobgate.services.users import Principal, UserService
 
 Key = Annotated[str | None, Depends(credentials)]
 Body = Annotated[bytes, Depends(json_body)]
-
-
-def _admin(users: UserService, key: str | None) -> Principal:
-    who = users.authenticate(key)
-    if not who.is_admin:
-        raise Forbidden("this needs the admin key")
-    return who
 
 
 def _self_or_admin(users: UserService, key: str | None, user_id: str) -> Principal:
@@ -51,8 +44,7 @@ def build_router(services: Services, runner: Runner) -> APIRouter:
     router = APIRouter(tags=["users"], responses=PROBLEM_RESPONSES)
     users = services.users
 
-    def admin(key: str | None) -> Principal:
-        return _admin(users, key)
+    admin = users.authenticate_admin
 
     def self_or_admin(key: str | None, user_id: str) -> Principal:
         return _self_or_admin(users, key, user_id)

@@ -23,7 +23,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -147,34 +147,28 @@ def deliveries_for(
     event: JobEvent, subscriptions: Sequence[Subscription], now: float
 ) -> list[NoticeDelivery]:
     """The deliveries one event makes: one per subscription of its owner that hears it."""
-    notice = notice_type(event.kind)
+    notice = topic_notice(event)
     if notice is None:
         return []
     return [
-        NoticeDelivery(
+        replace(
+            notice,
             delivery_id=delivery_id(event.event_id, sub.sub_id),
             sub_id=sub.sub_id,
-            owner=event.owner,
-            event_id=event.event_id,
-            notice=notice,
-            job_id=event.job_id,
-            job_type=event.job_type,
-            job_status=event.status.value,
-            attempt=event.attempt,
             created_at=now,
             next_attempt_at=now,
-            detail=dict(event.detail),
+            detail=dict(event.detail),  # each delivery its own copy
         )
         for sub in subscriptions
         if sub.owner in (event.owner, EVERY_OWNER)
-        and sub.hears(notice, event.job_type)
+        and sub.hears(notice.notice, event.job_type)
         and sub.external_id is None  # SNS itself delivers to its own subscriptions
     ]
 
 
 def topic_notice(event: JobEvent) -> NoticeDelivery | None:
-    """An event as the notice published to the topic (subscriber-less), or None when it
-    makes no notice."""
+    """An event as a notice of nobody in particular (what is published to the topic, and what
+    each subscriber's delivery is made from), or None when it makes no notice."""
     notice = notice_type(event.kind)
     if notice is None:
         return None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from jobgate.domain.ids import new_id
 from jobgate.domain.models import ApiKey, Page, User
-from jobgate.errors import NotFound, Unauthorized
+from jobgate.errors import Forbidden, NotFound, Unauthorized
 from jobgate.ports import Backend
 
 ADMIN = "admin"
@@ -105,6 +105,14 @@ class UserService:
     def list_keys(self, user_id: str) -> list[ApiKey]:
         self.get_user(user_id)
         return self._b.users.list_keys(user_id)
+
+    def authenticate_admin(self, raw: str | None) -> Principal:
+        """The admin's principal; Unauthorized as :meth:`authenticate`, Forbidden for any
+        other valid key."""
+        who = self.authenticate(raw)
+        if not who.is_admin:
+            raise Forbidden("this needs the admin key")
+        return who
 
     def authenticate(self, raw: str | None) -> Principal:
         """The principal a raw key names; Unauthorized when missing, unknown or revoked."""
