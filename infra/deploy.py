@@ -74,11 +74,24 @@ def say(text: str) -> None:
 
 
 def provider_mirror() -> Path | None:
+    """The folder holding ``registry.terraform.io`` with the AWS provider (TF_PROVIDER_MIRROR,
+    else the known places), or None. The infrastructure tests use it too."""
     for candidate in (os.environ.get("TF_PROVIDER_MIRROR", ""), "/opt/tf-plugins",
                       "/usr/share/terraform/plugins"):  # fmt: skip
-        if candidate and (Path(candidate) / "registry.terraform.io").is_dir():
+        if candidate and (Path(candidate) / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
             return Path(candidate)
     return None
+
+
+def cli_config(mirror: Path) -> str:
+    """A Terraform CLI configuration that takes HashiCorp's providers from ``mirror`` only."""
+    return (
+        "provider_installation {\n"
+        f'  filesystem_mirror {{\n    path    = "{mirror}"\n'
+        '    include = ["registry.terraform.io/hashicorp/*"]\n  }\n'
+        '  direct {\n    exclude = ["registry.terraform.io/hashicorp/*"]\n  }\n}\n'
+        "disable_checkpoint = true\n"
+    )
 
 
 @dataclass
@@ -95,13 +108,7 @@ class Terraform:
         mirror = provider_mirror()
         if mirror is not None and not Path(given).is_file():  # a CLI config of yours wins
             config = self.work / "cli.tfrc"
-            config.write_text(
-                "provider_installation {\n"
-                f'  filesystem_mirror {{\n    path    = "{mirror}"\n'
-                '    include = ["registry.terraform.io/hashicorp/*"]\n  }\n'
-                '  direct {\n    exclude = ["registry.terraform.io/hashicorp/*"]\n  }\n}\n'
-                "disable_checkpoint = true\n"
-            )
+            config.write_text(cli_config(mirror))
             extra["TF_CLI_CONFIG_FILE"] = str(config)
         self.env = {**os.environ, **self.env, **extra}
 
@@ -139,6 +146,7 @@ class Stack:
     variables: dict[str, dict[str, Any]]  # per layer, beside environments/<env>/terraform.tfvars
     terraform: Terraform
     auto_approve: bool
+    _ready: dict[str, tuple[Path, list[str]]] = field(default_factory=dict)  # init'ed layers
 
     def _files(self, layer: str) -> tuple[Path, Path]:
         work = self.terraform.work
@@ -161,12 +169,16 @@ class Stack:
         return f"{self.project}/{self.env}/{layer}.tfstate"
 
     def _init(self, layer: str) -> tuple[Path, list[str]]:
+        """``terraform init`` of the layer, once per run; its folder and var-file flags."""
+        if layer in self._ready:
+            return self._ready[layer]
         folder = TERRAFORM / "deploy" / layer
         backend, variables = self._files(layer)
         self.terraform.run(folder, "init", "-input=false", "-reconfigure",
                            f"-backend-config={backend}", capture=True)  # fmt: skip
         env_vars = folder / "environments" / self.env / "terraform.tfvars"
-        return folder, [f"-var-file={env_vars}", f"-var-file={variables}"]
+        self._ready[layer] = folder, [f"-var-file={env_vars}", f"-var-file={variables}"]
+        return self._ready[layer]
 
     def compute(self) -> str:
         """30_app's ``compute`` for this environment (lambda unless its tfvars say otherwise)."""

@@ -60,10 +60,8 @@ def _runtime(name: str, context: Any) -> Any:
 def _flush_metrics() -> None:
     """The invocation's job metrics as EMF lines (CloudWatch makes metrics of them)."""
     services = _state.get("services")
-    sink = getattr(getattr(services, "metrics", None), "sink", None)
-    flush = getattr(sink, "flush", None)
-    if flush is not None:
-        flush()
+    if services is not None and services.metrics is not None:
+        services.metrics.flush()
 
 
 def api_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -76,6 +76,15 @@ class JobMetrics:
     def notice(self, channel: str, ok: bool) -> None:
         self.sink.count(NOTICES, {"channel": channel, "outcome": "sent" if ok else "failed"})
 
+    def exposition(self) -> Callable[[], bytes] | None:
+        """What renders the Prometheus text, or None where metrics leave as EMF (Lambda)."""
+        return self.sink.text if isinstance(self.sink, PrometheusSink) else None
+
+    def flush(self) -> None:
+        """Print an invocation's EMF lines (a no-op for a Prometheus registry)."""
+        if isinstance(self.sink, EmfSink):
+            self.sink.flush()
+
 
 class MeteredJobStore:
     """A :class:`~jobgate.ports.JobStore` that tells :class:`JobMetrics` of what committed;

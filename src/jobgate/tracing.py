@@ -72,13 +72,10 @@ def _configure() -> bool:
 
 
 def use_provider(provider: Any) -> None:
-    """Trace with ``provider`` from now on (tests: an in-memory exporter's)."""
-    from opentelemetry import trace
-
-    _state["provider"] = provider
+    """Trace with ``provider`` from now on (tests: an in-memory exporter's). The global
+    provider is left alone: tests may install several in turn."""
     _state["tracer"] = provider.get_tracer("jobgate")
     _state["on"] = True
-    del trace  # the global provider is left alone: tests may install several in turn
 
 
 def _tracer() -> Any:

@@ -13,23 +13,31 @@ import pytest
 
 from tests.processes import ROOT
 
+
+def _deploy_module() -> Any:
+    """infra/deploy.py (a script, not a package): the mirror lookup and CLI configuration the
+    deploy commands use, so the tests run Terraform exactly as they do."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(
+        "jobgate_infra_deploy", ROOT / "infra" / "deploy.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while defining
+    spec.loader.exec_module(module)
+    return module
+
+
+_deploy = _deploy_module()
+provider_mirror = _deploy.provider_mirror
+cli_config = _deploy.cli_config
+
 TERRAFORM_DIR = ROOT / "infra" / "terraform"
 MODULES = sorted(p for p in (TERRAFORM_DIR / "modules").iterdir() if p.is_dir())
 LAYERS = [TERRAFORM_DIR / "deploy" / name for name in ("10_core", "20_infra", "30_app")]
 ROOTS = [*MODULES, *LAYERS, TERRAFORM_DIR / "bootstrap"]
-
-
-def provider_mirror() -> Path | None:
-    """The folder holding ``registry.terraform.io`` (TF_PROVIDER_MIRROR, else known places)."""
-    candidates = [
-        os.environ.get("TF_PROVIDER_MIRROR", ""),
-        "/opt/tf-plugins",
-        "/usr/share/terraform/plugins",
-    ]
-    for candidate in filter(None, candidates):
-        if (Path(candidate) / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
-            return Path(candidate)
-    return None
 
 
 def require_terraform() -> tuple[str, Path]:
@@ -56,13 +64,7 @@ class Terraform:
         work.mkdir(parents=True, exist_ok=True)
         self.work = work
         config = work / "cli.tfrc"
-        config.write_text(
-            "provider_installation {\n"
-            f'  filesystem_mirror {{\n    path    = "{mirror}"\n'
-            '    include = ["registry.terraform.io/hashicorp/*"]\n  }\n'
-            '  direct {\n    exclude = ["registry.terraform.io/hashicorp/*"]\n  }\n}\n'
-            "disable_checkpoint = true\n"
-        )
+        config.write_text(cli_config(mirror))
         self.env = {
             **os.environ,
             "TF_CLI_CONFIG_FILE": str(config),

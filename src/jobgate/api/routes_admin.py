@@ -118,7 +118,7 @@ def _add_metrics_route(router: APIRouter, services: Services, runner: Runner) ->
         token = services.settings.metrics_token
         if token is None or key is None or not hmac.compare_digest(key, token.get_secret_value()):
             admin(key)
-        text = getattr(getattr(services.metrics, "sink", None), "text", None)
+        text = None if services.metrics is None else services.metrics.exposition()
         if text is None:
             raise NotAvailable(
                 "metrics are off here (JOBGATE_METRICS=false, or a Lambda: they go to "

@@ -218,11 +218,6 @@ def cmd_notifier(args: argparse.Namespace) -> int:
     return 0
 
 
-def _metrics_text(services: Any) -> Any:
-    sink = getattr(services.metrics, "sink", None)
-    return getattr(sink, "text", None)
-
-
 def cmd_worker(args: argparse.Namespace) -> int:
     services = services_from(args)
     worker, thread, housekeeper = _start_worker(services)
@@ -231,7 +226,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
         from jobgate.worker.health import HealthServer
 
         health = HealthServer(
-            settings.host, settings.worker_health_port, thread.is_alive, _metrics_text(services)
+            settings.host,
+            settings.worker_health_port,
+            thread.is_alive,
+            None if services.metrics is None else services.metrics.exposition(),
         )
         health.start()
         housekeeper.also_stop(health)

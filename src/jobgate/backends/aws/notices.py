@@ -54,6 +54,7 @@ class DynamoNoticeStore:
         self._db = client
         self._table = table
         self._jobs = jobs
+        self._starts: dict[str, str] = {}  # a cursor's start never changes once made
 
     def _key(self, pk: str, sk: str) -> dict[str, Any]:
         return {"pk": {"S": pk}, "sk": {"S": sk}}
@@ -147,13 +148,16 @@ class DynamoNoticeStore:
             )
 
     def _start(self, name: str) -> str:
+        if name in self._starts:
+            return self._starts[name]
         with translated("read cursor"):
             item = self._db.get_item(
                 TableName=self._table, Key=self._key(_CURSOR, name), ConsistentRead=True
             ).get("Item")
         if item is None:
             raise LookupError(f"cursor {name!r} was never started (start_cursor)")
-        return str(item["start"]["S"])
+        start = self._starts[name] = str(item["start"]["S"])
+        return start
 
     def dispatch(
         self, cursor_name: str, make: Callable[[list[JobEvent]], list[NoticeDelivery]], limit: int
