@@ -3,7 +3,8 @@
 // (never in a URL); live status comes from the job's event stream read with fetch().
 "use strict";
 
-const state = { key: sessionStorage.getItem("jobgate.key"), admin: false, timer: null, stream: null };
+const state = { key: sessionStorage.getItem("jobgate.key"), admin: false, timer: null, stream: null,
+  page: 0 };  // page: bumped on every navigation, so a late answer of the last page draws nothing
 const $ = (selector) => document.querySelector(selector);
 const view = () => $("#view");
 
@@ -31,6 +32,7 @@ function bar(pct, wide = false) {
 }
 
 function stop() {
+  state.page += 1;
   clearInterval(state.timer);
   state.timer = null;
   if (state.stream) { state.stream.abort(); state.stream = null; }
@@ -103,12 +105,14 @@ async function jobsView() {
     const query = new URLSearchParams([...form].filter(([, v]) => v)).toString();
     location.hash = `#/jobs${query ? `?${query}` : ""}`;
   });
+  const page = state.page;
   const load = async () => {
     const query = new URLSearchParams({ limit: "50" });
     if (params.get("status")) query.set("status", params.get("status"));
     if (params.get("type")) query.set("type", params.get("type"));
-    const page = await api(`/jobs?${query}`);
-    $("#jobs").innerHTML = page.jobs.map((job) => `
+    const listed = await api(`/jobs?${query}`);
+    if (page !== state.page) return;
+    $("#jobs").innerHTML = listed.jobs.map((job) => `
       <tr class="row" data-id="${esc(job.job_id)}">
         <td><code>${esc(job.job_id)}</code></td><td>${esc(job.type)}</td>
         <td class="status ${esc(job.status)}">${esc(job.status)}</td>
@@ -189,9 +193,10 @@ async function follow(jobId, refresh) {
 }
 
 async function jobView(jobId) {
+  const page = state.page;
   const refresh = async () => {
     const [job, history] = await Promise.all([api(`/jobs/${jobId}`), api(`/jobs/${jobId}/events`)]);
-    renderJob(job, history.events);
+    if (page === state.page) renderJob(job, history.events);
     return job;
   };
   const job = await refresh();
@@ -202,9 +207,11 @@ async function jobView(jobId) {
 }
 
 async function queueView() {
+  const page = state.page;
   const load = async () => {
     const [stats, dlq, schedules] = await Promise.all([
       api("/admin/queue-status"), api("/admin/dlq"), api("/admin/schedules")]);
+    if (page !== state.page) return;
     view().innerHTML = `
       <div class="card kpi">
         <div id="depth">${stats.depth}<span>ready</span></div>
@@ -251,8 +258,10 @@ async function queueView() {
 }
 
 async function activityView() {
+  const page = state.page;
   const load = async () => {
     const data = await api("/admin/activity?minutes=60");
+    if (page !== state.page) return;
     const width = 900, height = 220, pad = 28;
     const top = Math.max(1, ...data.minutes.map((m) => m.completed + m.failed));
     const step = (width - pad * 2) / data.minutes.length;
