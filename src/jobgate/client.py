@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,6 +179,21 @@ def _submit_body(job_type: str, payload: Any, max_attempts: int | None, delay: f
     return body
 
 
+def _batch_results(answer: httpx.Response) -> list[Job | ProblemError]:
+    """``POST /jobs/batch``'s answer: each job, or the error its own submit would have raised."""
+    results: list[Job | ProblemError] = []
+    for item in answer.json()["results"]:
+        if item.get("job") is not None:
+            results.append(Job.of(item["job"]))
+            continue
+        body = item.get("problem") or {}
+        status = int(item["status"])
+        kind = _BY_STATUS.get(status, ProblemError)
+        title, detail = str(body.get("title", "")), str(body.get("detail", ""))
+        results.append(kind(status, title, detail, str(body.get("type", "about:blank"))))
+    return results
+
+
 class _Sse:
     """Server-Sent Events, a line at a time: ``feed`` returns (event name, data) at the end of
     each message (keep-alive comments are skipped)."""
@@ -252,6 +267,15 @@ class Client:
         answer = self._call("POST", "/jobs", json=body, headers=headers,
                             retry=idempotency_key is not None)  # fmt: skip
         return Job.of(answer.json())
+
+    def submit_many(self, jobs: Sequence[Mapping[str, Any]]) -> list[Job | ProblemError]:
+        """Up to 25 jobs in one request (``POST /jobs/batch``), each a ``POST /jobs`` body
+        (``type``, ``payload``, …) with an optional ``idempotency_key``. Returns, in order, each
+        job or the error its own submit would have raised (a whole-request error raises). A
+        503 is retried only when every job carries an idempotency key."""
+        keyed = all(job.get("idempotency_key") for job in jobs)
+        answer = self._call("POST", "/jobs/batch", json={"jobs": list(jobs)}, retry=keyed)
+        return _batch_results(answer)
 
     def get(self, job_id: str, *, wait: float | None = None) -> Job:
         """The job now; with ``wait`` (≤ 30 s), as soon as its status changes."""
@@ -400,6 +424,11 @@ class AsyncClient:
         answer = await self._call("POST", "/jobs", json=body, headers=headers,
                                   retry=idempotency_key is not None)  # fmt: skip
         return Job.of(answer.json())
+
+    async def submit_many(self, jobs: Sequence[Mapping[str, Any]]) -> list[Job | ProblemError]:
+        keyed = all(job.get("idempotency_key") for job in jobs)
+        answer = await self._call("POST", "/jobs/batch", json={"jobs": list(jobs)}, retry=keyed)
+        return _batch_results(answer)
 
     async def get(self, job_id: str, *, wait: float | None = None) -> Job:
         params = {"wait": wait} if wait else None

@@ -103,6 +103,13 @@ class MeteredJobStore:
             self._metrics.transitioned(job, event)
         return stored, created
 
+    def create_many(self, items: Sequence[tuple[Job, JobEvent]]) -> list[tuple[Job, bool]]:
+        made: list[tuple[Job, bool]] = self._store.create_many(items)
+        for (job, event), (_, created) in zip(items, made, strict=True):
+            if created:
+                self._metrics.transitioned(job, event)
+        return made
+
     def transition(self, transition: Transition) -> Job:
         after: Job = self._store.transition(transition)
         self._metrics.transitioned(transition.job, transition.event)

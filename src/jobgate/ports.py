@@ -43,6 +43,12 @@ class JobStore(Protocol):
         """
         ...
 
+    def create_many(self, items: Sequence[tuple[Job, JobEvent]]) -> list[tuple[Job, bool]]:
+        """:meth:`create` for each ``(job, event)`` in order, in as few writes as the backend
+        allows (a key used twice in ``items`` replays the first). All or nothing is not
+        promised: on an error, :meth:`withdraw` each job the caller will not report."""
+        ...
+
     def withdraw(self, job: Job) -> None:
         """Undo a :meth:`create` whose submit failed before anyone was told of the job (the
         queue refused its message): remove the job, its history and its idempotency key, iff

@@ -104,6 +104,24 @@ def test_same_owner_and_key_returns_the_first_job(backend: Backend) -> None:
     assert backend.jobs.get(second.job_id) is None
 
 
+def test_create_many_makes_each_job_with_its_event_and_replays_a_key(backend: Backend) -> None:
+    # given 30 jobs (more than one write call holds on DynamoDB), two sharing a key
+    earlier = make_job(key="taken")
+    backend.jobs.create(earlier, submitted(earlier))
+    jobs = [make_job(key=("k" if n in (3, 7) else None)) for n in range(28)]
+    jobs += [make_job(key="taken"), make_job("bob")]
+    # when they are created together
+    made = backend.jobs.create_many([(job, submitted(job)) for job in jobs])
+    # then each is answered in order: created, or the job its key names
+    assert [created for _, created in made] == [n not in (7, 28) for n in range(30)]
+    assert made[7][0].job_id == jobs[3].job_id and made[28][0].job_id == earlier.job_id
+    stored = backend.jobs.get_many([j.job_id for j in jobs])
+    assert set(stored) == {j.job_id for n, j in enumerate(jobs) if n not in (7, 28)}
+    assert [e.kind for e in backend.jobs.events(jobs[0].job_id)] == [EventKind.SUBMITTED]
+    listed = backend.jobs.list_jobs("alice", limit=200).items
+    assert {j.job_id for j in listed} == {earlier.job_id} | (set(stored) - {jobs[29].job_id})
+
+
 def test_idempotency_keys_are_scoped_to_the_owner(backend: Backend) -> None:
     mine, theirs = make_job("alice", key="k"), make_job("bob", key="k")
     assert backend.jobs.create(mine, submitted(mine))[1] is True

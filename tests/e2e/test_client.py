@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from jobgate import AsyncClient, Client
-from jobgate.client import Invalid, NotFound, Unauthorized, Unavailable
+from jobgate.client import Invalid, Job, NotFound, Unauthorized, Unavailable
 from tests.conftest import ADMIN_KEY
 from tests.processes import serving
 
@@ -75,6 +75,12 @@ def test_every_method_of_the_client(api: tuple[str, str], tmp_path: Path) -> Non
         with pytest.raises(Invalid) as unknown:
             jobs.submit("no_such_type")
         assert unknown.value.status == 422 and "no_such_type" in unknown.value.detail
+        # a batch: each job or its own error, in order
+        made, bad = jobs.submit_many([{"type": "echo", "payload": 7, "idempotency_key": "b-1"},
+                                      {"type": "no_such_type"}])  # fmt: skip
+        assert isinstance(made, Job) and made.status == "queued"
+        assert isinstance(bad, Invalid) and bad.status == 422
+        assert jobs.wait(made.job_id, timeout=30).status == "completed"
     with Client(url, "jg_wrong_key") as stranger, pytest.raises(Unauthorized):
         stranger.get(job.job_id)
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jobgate.api.problems import _clean_errors
+from jobgate.api.problems import clean_errors
 from jobgate.errors import MalformedRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
@@ -83,7 +83,7 @@ def parse_model(model: type[M], raw: bytes) -> M:
                 raise ValidationFailed("the JSON is nested too deeply") from None
             raise MalformedRequest(f"the body is not valid JSON: {message}") from None
         raise ValidationFailed(
-            "the request body is not valid", errors=_clean_errors(errors)
+            "the request body is not valid", errors=clean_errors(errors)
         ) from None
 
 

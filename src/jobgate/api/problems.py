@@ -25,8 +25,15 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
+    body = problem_body(status, title, detail, instance, **extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def problem_body(
+    status: int, title: str, detail: str, instance: str, **extra: Any
+) -> dict[str, Any]:
     slug = title.lower().replace(" ", "-").replace("'", "")
-    body = {
+    return {
         "type": f"https://jobgate.dev/problems/{slug}",
         "title": title,
         "status": status,
@@ -34,10 +41,19 @@ def problem(
         "instance": instance,
         **extra,
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
-def _clean_errors(errors: Any) -> list[dict[str, Any]]:
+def problem_of(exc: JobGateError, instance: str) -> dict[str, Any]:
+    """The problem body of a jobgate error (what its own response would carry)."""
+    extra = {
+        k: v
+        for k, v in exc.extra.items()
+        if k not in _RESERVED and isinstance(v, str | int | float | list)
+    }
+    return problem_body(exc.status, exc.title, exc.detail, instance, **extra)
+
+
+def clean_errors(errors: Any) -> list[dict[str, Any]]:
     """Validation errors without the rejected input (it may be huge, or a secret)."""
     return [
         {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type")}
@@ -52,14 +68,10 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, BackendUnavailable):
             headers = {"Retry-After": str(exc.retry_after)}
             _log.warning("backend_unavailable", detail=exc.detail)
-        extra = {
-            k: v
-            for k, v in exc.extra.items()
-            if k not in _RESERVED and isinstance(v, str | int | float | list)
-        }
         if exc.status >= 500 and not isinstance(exc, BackendUnavailable):
             _log.error("internal_error", error=exc.detail)
-        return problem(exc.status, exc.title, exc.detail, request.url.path, headers, **extra)
+        body = problem_of(exc, request.url.path)
+        return JSONResponse(body, status_code=exc.status, media_type=PROBLEM, headers=headers)
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -68,7 +80,7 @@ def install(app: FastAPI) -> None:
             "Validation failed",
             "the request is not valid",
             request.url.path,
-            errors=_clean_errors(exc.errors()),
+            errors=clean_errors(exc.errors()),
         )
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:

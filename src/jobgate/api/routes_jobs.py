@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from jobgate import tracing
 from jobgate.api import live
@@ -20,7 +20,11 @@ from jobgate.api.deps import (
     credentials,
     json_body,
 )
+from jobgate.api.problems import clean_errors, problem_of
 from jobgate.api.schemas import (
+    BatchItemOut,
+    BatchJob,
+    BatchOut,
     DownloadUrl,
     EventOut,
     EventPage,
@@ -30,11 +34,12 @@ from jobgate.api.schemas import (
     SeedStatus,
     SeedSubmit,
     SeedSubmitted,
+    SubmitBatch,
     SubmitJob,
 )
 from jobgate.bootstrap import Services
-from jobgate.domain.models import JobStatus
-from jobgate.errors import ValidationFailed
+from jobgate.domain.models import Job, JobStatus
+from jobgate.errors import BackendUnavailable, JobGateError, ValidationFailed
 from jobgate.services.jobs import SubmitRequest
 
 Key = Annotated[str | None, Depends(credentials)]
@@ -62,15 +67,97 @@ IDEMPOTENCY_PARAMETER = {
 }
 
 
-def _check_idempotency_key(value: str | None) -> None:
+def check_idempotency_key(value: str | None) -> None:
     if value is not None and (not 0 < len(value) <= 255 or not value.isprintable()):
         raise ValidationFailed("Idempotency-Key must be 1-255 printable characters")
 
 
 def idempotency_header(request: Request) -> str | None:
     value = request.headers.get("idempotency-key")
-    _check_idempotency_key(value)
+    check_idempotency_key(value)
     return value
+
+
+def _batch_request(item: Any, owner: str, max_depth: int) -> SubmitRequest | JobGateError:
+    """One job of a batch as a submit request, or what is wrong with it (as POST /jobs
+    would say it)."""
+    try:
+        body = BatchJob.model_validate(item)
+        check_json_value(body.payload, max_depth)
+        check_idempotency_key(body.idempotency_key)
+    except ValidationError as exc:
+        return ValidationFailed(
+            "the job is not valid", errors=clean_errors(exc.errors(include_input=False))
+        )
+    except JobGateError as exc:
+        return exc
+    return SubmitRequest(owner, body.type, body.payload, body.idempotency_key,
+                         body.max_attempts, body.delay_seconds, tracing.traceparent())  # fmt: skip
+
+
+def _batch_answer(index: int, outcome: tuple[Job, bool] | JobGateError, where: str) -> BatchItemOut:
+    if isinstance(outcome, JobGateError):
+        return BatchItemOut(index=index, status=outcome.status, problem=problem_of(outcome, where))
+    job, created = outcome
+    return BatchItemOut(index=index, status=202, replayed=not created, job=JobOut.of(job))
+
+
+async def _submit_batch(
+    batch: SubmitBatch, owner: str, services: Services, runner: Runner, where: str
+) -> BatchOut:
+    answers: list[BatchItemOut | None] = []
+    wanted: list[tuple[int, SubmitRequest]] = []
+    for index, item in enumerate(batch.jobs):
+        parsed = _batch_request(item, owner, services.settings.max_json_depth)
+        if isinstance(parsed, JobGateError):
+            answers.append(_batch_answer(index, parsed, where))
+        else:
+            answers.append(None)
+            wanted.append((index, parsed))
+    with tracing.span("jobgate.submit", owner=owner, jobs=len(wanted)):
+        outcomes = await runner.write(lambda: services.jobs.submit_many([r for _, r in wanted]))
+    failures = [o for o in outcomes if isinstance(o, BackendUnavailable)]
+    if failures and len(failures) == len(batch.jobs):
+        raise failures[0]  # nothing was accepted, all for the same reason: one 503
+    for (index, _), outcome in zip(wanted, outcomes, strict=True):
+        answers[index] = _batch_answer(index, outcome, where)
+    results = [a for a in answers if a is not None]
+    accepted = sum(1 for a in results if a.job is not None)
+    return BatchOut(accepted=accepted, results=results)
+
+
+BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": SubmitBatch.documented()}},
+    }
+}
+
+
+def _add_batch_route(router: APIRouter, services: Services, runner: Runner) -> None:
+    @router.post(
+        "/jobs/batch",
+        status_code=207,
+        response_model=BatchOut,
+        openapi_extra=BATCH_BODY,
+        summary="Submit up to 25 jobs in one request",
+        responses={207: {"description": "Each job's own answer, in order."}},
+    )
+    async def submit_batch(request: Request) -> Response:
+        """Up to 25 jobs, each validated and answered on its own, as ``POST /jobs`` would
+        answer it: ``202`` with the job (``replayed`` when its ``idempotency_key`` named an
+        earlier job with the same request), or its problem (``422`` invalid, ``409`` a key
+        used for another request). The body itself must be ``{"jobs": [...]}`` with 1 to 25
+        entries, else nothing is written and the answer is one 4xx. The accepted jobs are
+        recorded together and their messages sent together (on AWS: ``BatchWriteItem`` and
+        ``SendMessageBatch``); when that fails every one of them gets the error (``503`` +
+        ``Retry-After`` when all did) and none remains."""
+        key = await credentials(request)
+        raw = await json_body(request)
+        who = await runner.read(lambda: services.users.authenticate(key))
+        batch = parse_model(SubmitBatch, raw)
+        answer = await _submit_batch(batch, who.owner, services, runner, request.url.path)
+        return json_response(answer, 207)
 
 
 def build_router(services: Services, runner: Runner) -> APIRouter:
@@ -112,6 +199,8 @@ def build_router(services: Services, runner: Runner) -> APIRouter:
         if not created:
             headers["Idempotent-Replayed"] = "true"
         return json_response(JobOut.of(job), 202, headers)
+
+    _add_batch_route(router, services, runner)
 
     @router.get("/jobs", response_model=JobPage, summary="List your jobs")
     @runner.reads
@@ -228,7 +317,7 @@ def build_seed_router(services: Services, runner: Runner) -> APIRouter:
         who = users.authenticate(key)
         body = parse_model(SeedSubmit, raw)
         check_json_value(body.data, settings.max_json_depth, "data")
-        _check_idempotency_key(idempotency_key)
+        check_idempotency_key(idempotency_key)
         job, _ = jobs.submit(who.owner, body.task, body.data, idempotency_key=idempotency_key)
         response.headers["Location"] = f"/status/{job.job_id}"
         return SeedSubmitted(jobId=job.job_id, status=job.status, statusUrl=f"/status/{job.job_id}")

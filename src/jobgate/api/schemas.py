@@ -410,3 +410,49 @@ class DeliveryOut(BaseModel):
 
 class DeliveryList(BaseModel):
     deliveries: list[DeliveryOut]
+
+
+MAX_BATCH = 25
+
+
+class BatchJob(SubmitJob):
+    """One job of ``POST /jobs/batch``: ``POST /jobs``'s body, and its ``Idempotency-Key``."""
+
+    idempotency_key: str | None = Field(
+        None, min_length=1, max_length=255, description="As POST /jobs' Idempotency-Key header."
+    )
+
+
+class SubmitBatch(_Strict):
+    """``POST /jobs/batch``: up to 25 jobs, each validated and answered on its own."""
+
+    jobs: list[JsonValue] = Field(
+        min_length=1,
+        max_length=MAX_BATCH,
+        description="Each a BatchJob (POST /jobs' body, plus an optional idempotency_key).",
+    )
+
+    @classmethod
+    def documented(cls) -> dict[str, Any]:
+        """The body's OpenAPI schema: each entry a BatchJob (validated one by one, so one bad
+        job does not fail its neighbours; the parsing model takes any JSON per entry)."""
+        schema = cls.model_json_schema()
+        schema["properties"]["jobs"]["items"] = BatchJob.model_json_schema()
+        return schema
+
+
+class BatchItemOut(BaseModel):
+    """What one job of a batch got: ``status`` is what ``POST /jobs`` would have answered it
+    (202, with ``replayed`` for an idempotent repeat) with its ``job``, or a 4xx/5xx with its
+    ``problem`` (RFC 9457 body)."""
+
+    index: int
+    status: int
+    replayed: bool = False
+    job: JobOut | None = None
+    problem: dict[str, Any] | None = None
+
+
+class BatchOut(BaseModel):
+    accepted: int = Field(description="Jobs recorded and queued (new or replayed).")
+    results: list[BatchItemOut] = Field(description="One per submitted job, in order.")

@@ -168,33 +168,44 @@ class JobService:
         return self._conclude(draft, stored, created)
 
     def submit_many(self, requests: list[SubmitRequest]) -> list[tuple[Job, bool] | JobGateError]:
-        """:meth:`submit` for a batch, answering each request on its own (a result or the
-        error it alone caused). Where the backend can, one transaction holds them all, each in
-        its own savepoint: the commit is paid once (group commit)."""
+        """:meth:`submit` for a batch, answering each request on its own: its job, or the
+        error it alone caused (validation, an idempotency conflict). The records are written
+        together (``JobStore.create_many``: one transaction on SQLite, ``BatchWriteItem`` on
+        DynamoDB) and the new jobs' messages sent together (``SendMessageBatch`` on SQS). When
+        the write or the send fails, every job of the batch that was made is withdrawn and each
+        request gets that error: no client is left with a job it was not told of."""
         drafts: list[_Draft | JobGateError] = []
         for request in requests:
             try:
                 drafts.append(self._draft(request))
             except JobGateError as exc:
                 drafts.append(exc)
-        recorded: list[tuple[Job, bool] | JobGateError] = []
-        with self._backend.atomic():
-            for draft in drafts:
-                if isinstance(draft, JobGateError):
-                    recorded.append(draft)
-                    continue
-                try:
-                    with self._backend.atomic():
-                        recorded.append(self._record(draft))
-                except JobGateError as exc:
-                    recorded.append(exc)
+        valid = [d for d in drafts if isinstance(d, _Draft)]
+        try:
+            with self._backend.atomic():
+                made = self._backend.jobs.create_many([(d.job, d.event) for d in valid])
+                fresh = [d for d, (_, created) in zip(valid, made, strict=True) if created]
+                if fresh:
+                    with contextlib.ExitStack() as spans:
+                        for d in fresh:
+                            spans.enter_context(tracing.span(
+                                "jobgate.enqueue", parent=d.job.trace_parent, kind="producer",
+                                job_id=d.job.job_id, job_type=d.job.type,
+                            ))  # fmt: skip
+                        self._backend.queue.send([d.message for d in fresh])
+        except JobGateError as exc:
+            for d in valid:  # each draft's own new id: a replayed job is never touched
+                with contextlib.suppress(JobGateError):
+                    self._backend.jobs.withdraw(d.job)
+            return [exc for _ in drafts]
+        outcomes = iter(made)
         results: list[tuple[Job, bool] | JobGateError] = []
-        for draft, outcome in zip(drafts, recorded, strict=True):
-            if isinstance(draft, JobGateError) or isinstance(outcome, JobGateError):
-                results.append(outcome)
+        for draft in drafts:
+            if isinstance(draft, JobGateError):
+                results.append(draft)
                 continue
             try:
-                results.append(self._conclude(draft, *outcome))
+                results.append(self._conclude(draft, *next(outcomes)))
             except JobGateError as exc:
                 results.append(exc)
         return results

@@ -137,6 +137,9 @@ class MemoryJobStore:
             state.history.append(event)
             return job, True
 
+    def create_many(self, items: Sequence[tuple[Job, JobEvent]]) -> list[tuple[Job, bool]]:
+        return [self.create(job, event) for job, event in items]
+
     def withdraw(self, job: Job) -> None:
         with self._s.lock:
             state = self._s.state

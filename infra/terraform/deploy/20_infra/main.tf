@@ -49,13 +49,16 @@ module "jobs_table" {
   source              = "../../modules/dynamodb-table"
   name                = "${local.prefix}-jobs"
   hash_key            = "job_id"
-  attributes          = { job_id = "S", owner = "S", status = "S", updated_at = "N", listing = "S", outbox = "S" }
+  attributes          = { job_id = "S", owner_shard = "S", status_shard = "S", updated_at = "N", listing = "S", outbox = "S" }
   kms_key_arn         = local.kms
   deletion_protection = var.deletion_protection
   tags                = local.tags
   global_secondary_indexes = [
-    { name = "owner-index", hash_key = "owner", range_key = "job_id" },
-    { name = "status-index", hash_key = "status", range_key = "updated_at" },
+    # Every partition key is sharded (`<value>#<n>`): a partition takes ~1,000 writes a second
+    # and these sort keys only grow. An owner's jobs, newest first (written once per job).
+    { name = "owner-index", hash_key = "owner_shard", range_key = "job_id", projection_type = "KEYS_ONLY" },
+    # queued and processing jobs only (sparse), for the reconciler
+    { name = "status-index", hash_key = "status_shard", range_key = "updated_at", projection_type = "INCLUDE", non_key_attributes = ["lease_expires_at"] },
     # every owner's jobs, newest first, for the admin: `listing` is one of a few shards
     { name = "listing-index", hash_key = "listing", range_key = "job_id", projection_type = "KEYS_ONLY" },
     # jobs with events not yet dispatched to notifications (sparse: set and cleared by jobgate)

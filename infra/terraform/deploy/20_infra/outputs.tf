@@ -42,6 +42,8 @@ output "jobgate_environment" {
     S3_BUCKET_NAME    = module.blobs.name
     # every notice is published here; email and SMS subscriptions are made on it
     NOTIFICATIONS_TOPIC_ARN = module.notifications.topic_arn
+    # partitions of the jobs table's outbox index (bench/capacity.py: how many a rate needs)
+    OUTBOX_SHARDS = tostring(var.outbox_shards)
   }
 }
 

@@ -30,18 +30,19 @@ variable "attributes" {
 }
 
 variable "global_secondary_indexes" {
-  description = "GSIs: name, hash key, optional range key, projection (ALL by default)."
+  description = "GSIs: name, hash key, optional range key, projection (ALL by default; INCLUDE names its non_key_attributes)."
   type = list(object({
-    name            = string
-    hash_key        = string
-    range_key       = optional(string)
-    projection_type = optional(string, "ALL")
+    name               = string
+    hash_key           = string
+    range_key          = optional(string)
+    projection_type    = optional(string, "ALL")
+    non_key_attributes = optional(list(string))
   }))
   default = []
 
   validation {
-    condition     = alltrue([for i in var.global_secondary_indexes : contains(["ALL", "KEYS_ONLY"], i.projection_type)])
-    error_message = "global_secondary_indexes: projection_type must be ALL or KEYS_ONLY."
+    condition     = alltrue([for i in var.global_secondary_indexes : contains(["ALL", "KEYS_ONLY", "INCLUDE"], i.projection_type) && ((i.projection_type == "INCLUDE") == (i.non_key_attributes != null))])
+    error_message = "global_secondary_indexes: projection_type must be ALL, KEYS_ONLY or INCLUDE, and non_key_attributes is given with INCLUDE only."
   }
 }
 

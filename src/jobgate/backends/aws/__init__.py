@@ -27,6 +27,7 @@ class AwsResources:
     bucket: str
     endpoint_url: str | None = None
     notifications_topic_arn: str | None = None  # None: no SNS publishing, no email/SMS
+    outbox_shards: int = 8  # partitions of the outbox index (jobs.DynamoJobStore)
 
 
 class LazyClient:
@@ -77,7 +78,7 @@ def build_aws_backend(resources: AwsResources, *, session: Any = None) -> Backen
 
     made = clients(resources, session)
     queue = SqsQueue(made["sqs"], resources.queue_url, resources.dlq_url)
-    jobs = DynamoJobStore(made["dynamodb"], resources.jobs_table)
+    jobs = DynamoJobStore(made["dynamodb"], resources.jobs_table, resources.outbox_shards)
     notices = DynamoNoticeStore(made["dynamodb"], resources.events_table, jobs)
     topic = None
     if resources.notifications_topic_arn:

@@ -6,11 +6,20 @@ The jobs table (name from settings; Terraform creates it) has partition key ``jo
   state change each one records (``list_append``), so no crash can separate the two. One
   request per transition, and its write units are the item's size: cheaper than a transaction
   (which bills both items twice) or a second PutItem.
-* GSI ``owner-index`` (``owner``, ``job_id``: ULIDs sort by time) lists an owner's jobs newest
-  first; GSI ``status-index`` (``status``, ``updated_at``) feeds the reconciler.
-* GSI ``listing-index`` (``listing``, ``job_id``, keys only) lists every owner's jobs for the
-  admin: ``listing`` is one of :data:`LISTING_SHARDS` values, so no single partition takes every
-  submit, and a page merges the shards' newest-first streams.
+* No index key is one hot value. DynamoDB gives a partition ~1,000 write units a second, and a
+  time-ordered sort key defeats its split-for-heat, so every index's partition key is sharded by
+  the job id's random tail, and a read merges the shards' streams:
+
+  * GSI ``owner-index`` (``owner_shard`` = ``<owner>#<n>`` of :data:`OWNER_SHARDS`, ``job_id``:
+    ULIDs sort by time; keys only, written once per job) lists an owner's jobs newest first.
+  * GSI ``status-index`` (``status_shard`` = ``<status>#<n>`` of :data:`STATUS_SHARDS`,
+    ``updated_at``; keys and ``lease_expires_at``) feeds the reconciler. Sparse: only
+    ``queued`` and ``processing`` jobs are in it (the statuses it asks about), so a finished
+    job costs the index nothing more and the index holds only the jobs in flight.
+  * GSI ``listing-index`` (``listing`` of :data:`LISTING_SHARDS`, ``job_id``, keys only) lists
+    every owner's jobs for the admin.
+
+  ``bench/capacity.py`` models the rates these take against the partitions' limits.
 * ``outbox`` / ``published``: a write that appends an event also sets ``outbox`` (one of
   :data:`OUTBOX_SHARDS` values; sparse GSI ``outbox-index``, keys only), in the same
   conditional write; the notifications dispatcher reads the events after ``published``, turns
@@ -45,9 +54,13 @@ if TYPE_CHECKING:  # the published stubs (dev extra); nothing at run time
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import PutTypeDef, TransactWriteItemTypeDef
 
-LISTING_SHARDS = 8
-OUTBOX_SHARDS = 4
+OWNER_SHARDS = 8
+STATUS_SHARDS = 32
+LISTING_SHARDS = 16
+OUTBOX_SHARDS = 8  # the default of ``outbox_shards`` (setting JOBGATE_OUTBOX_SHARDS)
+INDEXED_STATUSES = (JobStatus.QUEUED, JobStatus.PROCESSING)
 _GETS_PER_CALL = 100  # BatchGetItem's limit
+_WRITES_PER_CALL = 25  # BatchWriteItem's
 _GET_ROUNDS = 5
 
 
@@ -56,14 +69,32 @@ def idempotency_item_key(owner: str, key: str) -> str:
     return f"idem#{digest}"
 
 
+def _shard(job_id: str, shards: int) -> int:
+    """A job's shard of ``shards``: from the id's random tail, so evenly spread."""
+    return int.from_bytes(job_id[-6:].encode(), "big") % shards
+
+
 def listing_shard(job_id: str) -> str:
-    """The admin listing's partition for a job: from the id's random tail, so evenly spread."""
-    return f"jobs#{int.from_bytes(job_id[-6:].encode(), 'big') % LISTING_SHARDS}"
+    """The admin listing's partition for a job."""
+    return f"jobs#{_shard(job_id, LISTING_SHARDS)}"
 
 
-def outbox_shard(job_id: str) -> str:
-    """The outbox index's partition for a job (few: the outbox holds only undispatched jobs)."""
-    return f"outbox#{int.from_bytes(job_id[-6:].encode(), 'big') % OUTBOX_SHARDS}"
+def owner_shard(owner: str, job_id: str) -> str:
+    """The owner index's partition for a job: one of the owner's :data:`OWNER_SHARDS`."""
+    return f"{owner}#{_shard(job_id, OWNER_SHARDS)}"
+
+
+def status_shard(status: JobStatus, job_id: str) -> str | None:
+    """The status index's partition for a job in ``status``; None (out of the index) for the
+    statuses the reconciler never asks about."""
+    if status not in INDEXED_STATUSES:
+        return None
+    return f"{status.value}#{_shard(job_id, STATUS_SHARDS)}"
+
+
+def outbox_shard(job_id: str, shards: int = OUTBOX_SHARDS) -> str:
+    """The outbox index's partition for a job."""
+    return f"outbox#{_shard(job_id, shards)}"
 
 
 def _history_entry(event: JobEvent) -> str:
@@ -108,20 +139,66 @@ def _job(item: Mapping[str, Any] | None) -> Job | None:
 class DynamoJobStore:
     """:class:`~jobgate.ports.JobStore` on DynamoDB."""
 
-    def __init__(self, client: DynamoDBClient, jobs_table: str) -> None:
+    def __init__(
+        self, client: DynamoDBClient, jobs_table: str, outbox_shards: int = OUTBOX_SHARDS
+    ) -> None:
+        """``outbox_shards``: partitions of the outbox index. Every writer and the dispatcher
+        must agree on it; raise it for a higher job rate (``bench/capacity.py`` says how
+        high), never lower it while jobs wait in the outbox."""
         self._db = client
         self._jobs = jobs_table
+        self._outbox_shards = outbox_shards
+
+    def _new_item(self, job: Job, event: JobEvent) -> dict[str, Any]:
+        return to_item(
+            {
+                **job_fields(job),
+                "owner_shard": owner_shard(job.owner, job.job_id),
+                "status_shard": status_shard(job.status, job.job_id),
+                "listing": listing_shard(job.job_id),
+                "history": [_history_entry(event)],
+                "outbox": outbox_shard(job.job_id, self._outbox_shards),
+            }
+        )
+
+    def create_many(self, items: Sequence[tuple[Job, JobEvent]]) -> list[tuple[Job, bool]]:
+        """Jobs without an idempotency key go in ``BatchWriteItem`` calls of 25: a put there
+        takes no condition, and needs none, as a new job's id is a fresh ULID (80 random bits);
+        keyed ones take :meth:`create`'s transaction each."""
+        made: list[tuple[Job, bool] | None] = [None] * len(items)
+        plain = []
+        for n, (job, event) in enumerate(items):
+            if job.idempotency_key is None:
+                plain.append(n)
+            else:
+                made[n] = self.create(job, event)
+        for start in range(0, len(plain), _WRITES_PER_CALL):
+            chunk = plain[start : start + _WRITES_PER_CALL]
+            request: dict[str, Any] = {
+                self._jobs: [{"PutRequest": {"Item": self._new_item(*items[n])}} for n in chunk]
+            }
+            for _ in range(_GET_ROUNDS):
+                with translated("create jobs"):
+                    answer = self._db.batch_write_item(RequestItems=request)
+                request = answer.get("UnprocessedItems") or {}
+                if not request:
+                    break
+            else:  # throttled throughout: the rest one by one, with the usual condition
+                for put in request.get(self._jobs, []):
+                    with translated("create job"):
+                        self._db.put_item(
+                            TableName=self._jobs,
+                            Item=put["PutRequest"]["Item"],
+                            ConditionExpression="attribute_not_exists(job_id)",
+                        )
+            for n in chunk:
+                made[n] = (items[n][0], True)
+        return [m for m in made if m is not None]
 
     def create(self, job: Job, event: JobEvent) -> tuple[Job, bool]:
-        fields = {
-            **job_fields(job),
-            "listing": listing_shard(job.job_id),
-            "history": [_history_entry(event)],
-            "outbox": outbox_shard(job.job_id),
-        }
         put: PutTypeDef = {
             "TableName": self._jobs,
-            "Item": to_item(fields),
+            "Item": self._new_item(job, event),
             "ConditionExpression": "attribute_not_exists(job_id)",
         }
         if job.idempotency_key is None:
@@ -221,7 +298,7 @@ class DynamoJobStore:
         """Up to ``limit`` jobs with events not yet dispatched to notifications, oldest job
         first: (the job's events, how many of them were dispatched before)."""
         ids: list[str] = []
-        for n in range(OUTBOX_SHARDS):
+        for n in range(self._outbox_shards):
             with translated("read the outbox"):
                 answer = self._db.query(
                     TableName=self._jobs,
@@ -295,21 +372,23 @@ class DynamoJobStore:
         return page_of(matching, limit, lambda job: job.job_id)
 
     def _owner_ids(self, owner: str, before: str | None) -> Iterator[str]:
-        condition = "#owner = :owner" + (" AND job_id < :before" if before else "")
-        values = {":owner": {"S": owner}, **({":before": {"S": before}} if before else {})}
-        return self._index_ids("owner-index", condition, {"#owner": "owner"}, values)
+        """An owner's job ids, newest first: its shards' streams merged."""
+        shards = [f"{owner}#{n}" for n in range(OWNER_SHARDS)]
+        return self._merged_ids("owner-index", "owner_shard", shards, before)
 
     def _all_ids(self, before: str | None) -> Iterator[str]:
         """Every job id, newest first: the listing shards' streams merged."""
-        condition = "listing = :shard" + (" AND job_id < :before" if before else "")
+        shards = [f"jobs#{n}" for n in range(LISTING_SHARDS)]
+        return self._merged_ids("listing-index", "listing", shards, before)
+
+    def _merged_ids(
+        self, index: str, key: str, shards: list[str], before: str | None
+    ) -> Iterator[str]:
+        condition = "#key = :shard" + (" AND job_id < :before" if before else "")
+        after = {":before": {"S": before}} if before else {}
         streams = [
-            self._index_ids(
-                "listing-index",
-                condition,
-                None,
-                {":shard": {"S": f"jobs#{n}"}, **({":before": {"S": before}} if before else {})},
-            )
-            for n in range(LISTING_SHARDS)
+            self._index_ids(index, condition, {"#key": key}, {":shard": {"S": s}, **after})
+            for s in shards
         ]
         return heapq.merge(*streams, reverse=True)
 
@@ -351,6 +430,8 @@ class DynamoJobStore:
         sets, removes = [], []
         names: dict[str, str] = {"#version": "version"}
         values: dict[str, Any] = {":expected": {"N": str(job.version)}, ":one": {"N": "1"}}
+        if "status" in transition.changes:  # the job moves to its new status's shard
+            fields["status_shard"] = status_shard(transition.after.status, job.job_id)
         for n, (name, value) in enumerate(fields.items()):
             names[f"#f{n}"] = name
             if value is None:
@@ -366,7 +447,7 @@ class DynamoJobStore:
             values[":none"] = {"L": []}
             sets.append("#history = list_append(if_not_exists(#history, :none), :event)")
             # ... and puts the job in the notifications outbox (see ``outbox``)
-            values[":outbox"] = {"S": outbox_shard(job.job_id)}
+            values[":outbox"] = {"S": outbox_shard(job.job_id, self._outbox_shards)}
             sets.append("outbox = :outbox")
         expression = "SET " + ", ".join(sets)
         if removes:
@@ -409,21 +490,41 @@ class DynamoJobStore:
         return _events_of(from_item(item))[:limit]
 
     def stale(self, status: JobStatus, before: float, limit: int = 100) -> list[Job]:
-        request: dict[str, Any] = {
-            "TableName": self._jobs,
-            "IndexName": "status-index",
-            "KeyConditionExpression": "#s = :s",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": {":s": {"S": status.value}, ":b": {"N": repr(before)}},
-            "Limit": limit,
-        }
+        if status not in INDEXED_STATUSES:
+            raise ValueError(f"the status index holds no {status.value} jobs")
+        condition = "#key = :shard"
+        values: dict[str, Any] = {":b": {"N": repr(before)}}
+        extra: dict[str, Any] = {}
         if status is JobStatus.PROCESSING:
-            request["FilterExpression"] = "lease_expires_at < :b"
+            extra["FilterExpression"] = "lease_expires_at < :b"
         else:
-            request["KeyConditionExpression"] += " AND updated_at < :b"
-        with translated("find stale jobs"):
-            answer = self._db.query(**request)
-        return [job for i in answer.get("Items", []) if (job := _job(from_item(i))) is not None]
+            condition += " AND updated_at < :b"
+        found: list[tuple[float, str]] = []
+        for n in range(STATUS_SHARDS):
+            request: dict[str, Any] = {
+                "TableName": self._jobs,
+                "IndexName": "status-index",
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeNames": {"#key": "status_shard"},
+                "ExpressionAttributeValues": {**values, ":shard": {"S": f"{status.value}#{n}"}},
+                "Limit": limit,
+                **extra,
+            }
+            with translated("find stale jobs"):
+                answer = self._db.query(**request)
+            found += [
+                (float(i["updated_at"]["N"]), i["job_id"]["S"]) for i in answer.get("Items", [])
+            ]
+        oldest = [job_id for _, job_id in sorted(found)[:limit]]
+        jobs = self.get_many(oldest)
+        # the index lags the table: keep only what is still as asked
+        return [
+            job
+            for job_id in oldest
+            if (job := jobs.get(job_id)) is not None
+            and job.status is status
+            and (status is not JobStatus.PROCESSING or (job.lease_expires_at or 0) < before)
+        ]
 
     def expire_events(self, before: float) -> int:
         return 0  # a job's history lives in its item, as long as the job

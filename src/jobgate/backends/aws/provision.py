@@ -20,14 +20,18 @@ def _key(name: str) -> list[dict[str, str]]:
     return [{"AttributeName": name, "KeyType": "HASH"}]
 
 
-def _gsi(name: str, hash_key: str, range_key: str, projection: str = "ALL") -> dict[str, Any]:
+def _gsi(
+    name: str, hash_key: str, range_key: str, projection: str = "ALL", *also: str
+) -> dict[str, Any]:
+    """A GSI; ``also``: the non-key attributes an ``INCLUDE`` projection carries."""
     return {
         "IndexName": name,
         "KeySchema": [
             {"AttributeName": hash_key, "KeyType": "HASH"},
             {"AttributeName": range_key, "KeyType": "RANGE"},
         ],
-        "Projection": {"ProjectionType": projection},
+        "Projection": {"ProjectionType": projection}
+        | ({"NonKeyAttributes": list(also)} if also else {}),
     }
 
 
@@ -41,16 +45,16 @@ def provision(
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
             _attr("job_id"),
-            _attr("owner"),
-            _attr("status"),
+            _attr("owner_shard"),
+            _attr("status_shard"),
             _attr("updated_at", "N"),
             _attr("listing"),
             _attr("outbox"),
         ],
         KeySchema=_key("job_id"),
         GlobalSecondaryIndexes=[
-            _gsi("owner-index", "owner", "job_id"),
-            _gsi("status-index", "status", "updated_at"),
+            _gsi("owner-index", "owner_shard", "job_id", "KEYS_ONLY"),
+            _gsi("status-index", "status_shard", "updated_at", "INCLUDE", "lease_expires_at"),
             _gsi("listing-index", "listing", "job_id", "KEYS_ONLY"),
             _gsi("outbox-index", "outbox", "job_id", "KEYS_ONLY"),
         ],

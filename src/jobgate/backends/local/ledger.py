@@ -44,6 +44,10 @@ class SqliteJobStore:
             conn.execute(_INSERT_EVENT, codec.event_params(event, self._retention))
         return job, True
 
+    def create_many(self, items: Sequence[tuple[Job, JobEvent]]) -> list[tuple[Job, bool]]:
+        with self._db.tx():  # one commit for them all
+            return [self.create(job, event) for job, event in items]
+
     def _by_key(self, conn: sqlite3.Connection, owner: str, key: str) -> Job | None:
         row = conn.execute(
             f"SELECT {codec.JOB_COLUMNS} FROM jobs WHERE owner = ? AND idempotency_key = ?",
