@@ -337,12 +337,22 @@ class JobService:
             if artifact not in refs:
                 raise NotFound(f"job {job_id} has no artifact {artifact!r}")
             return self.signed_url(refs[artifact], artifact)
+        url = self.file_url(job)
+        if url is None:
+            raise NotFound(f"job {job_id} has no stored file; its result is inline")
+        return url
+
+    def file_url(self, job: Job) -> str | None:
+        """A fresh signed URL for a completed job's first artifact, else its stored result;
+        None when it has neither (an inline result)."""
+        if job.status is not JobStatus.COMPLETED:
+            return None
         if job.artifacts:
             first = job.artifacts[0]
             return self.signed_url(first, first.key.rsplit("/", 1)[-1])
         if job.result_ref is not None:
             return self.signed_url(job.result_ref, "result.json")
-        raise NotFound(f"job {job_id} has no stored file; its result is inline")
+        return None
 
     def signed_url(self, ref: BlobRef, filename: str) -> str:
         return self._backend.blobs.signed_url(ref.key, self._url_expiry, filename)

@@ -29,7 +29,7 @@ from jobgate import tracing
 from jobgate.domain import notices as n
 from jobgate.domain.addresses import Allowed, literal, refusal
 from jobgate.domain.ids import new_id
-from jobgate.domain.models import Job, JobEvent, JobStatus
+from jobgate.domain.models import Job, JobEvent
 from jobgate.domain.notices import (
     Channel,
     DeliveryStatus,
@@ -283,6 +283,7 @@ class Dispatcher:
         writer: NoticeWriter | None = None,
     ) -> None:
         self._subs, self._store = _stores(backend)
+        self._jobs = backend.jobs
         self._topic = backend.topic
         self._writer = writer
         self._clock = clock
@@ -296,9 +297,13 @@ class Dispatcher:
             if self._topic is not None and self._writer is not None:
                 notices = [x for e in events if (x := n.topic_notice(e)) is not None]
                 if notices:
+                    # the jobs the notices link to, in one read (not one per notice)
+                    jobs = self._jobs.get_many(list({x.job_id: None for x in notices}))
                     with tracing.span("jobgate.notify.publish", kind="producer",
                                       notices=len(notices)):  # fmt: skip
-                        self._topic.publish([self._writer.message(x) for x in notices])
+                        self._topic.publish(
+                            [self._writer.message(x, jobs.get(x.job_id)) for x in notices]
+                        )
             by_owner: dict[str, list[Subscription]] = defaultdict(list)
             for sub in self._subs.subscriptions():
                 by_owner[sub.owner].append(sub)
@@ -321,8 +326,9 @@ class NoticeWriter:
         self._jobs = jobs
         self._settings = settings
 
-    def message(self, notice: NoticeDelivery) -> n.TopicMessage:
-        data = self.data(notice, include_payload=False)
+    def message(self, notice: NoticeDelivery, job: Job | None) -> n.TopicMessage:
+        """The topic message of ``notice``; ``job``: its job as read now (None: gone)."""
+        data = self.data(notice, job, include_payload=False)
         subject, text = email_text(notice, data)
         return n.TopicMessage(
             message_id=notice.event_id,
@@ -333,9 +339,11 @@ class NoticeWriter:
             attributes=n.attributes(notice),
         )
 
-    def data(self, delivery: NoticeDelivery, include_payload: bool) -> dict[str, Any]:
+    def data(
+        self, delivery: NoticeDelivery, job: Job | None, include_payload: bool
+    ) -> dict[str, Any]:
         """The notice's ``data``: the job as the event left it, and its links (a fresh signed
-        download URL when the job made a result blob or an artifact)."""
+        download URL when ``job``, the job as read now, made a result blob or an artifact)."""
         data: dict[str, Any] = {
             "job_id": delivery.job_id,
             "job_type": delivery.job_type,
@@ -349,10 +357,6 @@ class NoticeWriter:
             }
         base = (self._settings.public_url or "").rstrip("/")
         links = {"self": f"{base}/jobs/{delivery.job_id}"}
-        try:
-            job = self._jobs.get(delivery.owner, delivery.job_id)
-        except NotFound:
-            job = None
         if job is not None:
             failure = delivery.notice in (NoticeType.FAILED, NoticeType.RETRY_SCHEDULED)
             if failure and job.error is not None:
@@ -366,8 +370,8 @@ class NoticeWriter:
 
     def _result_links(self, job: Job, base: str) -> dict[str, str]:
         links = {"result": f"{base}/jobs/{job.job_id}/result"}
-        if job.status is JobStatus.COMPLETED and (job.artifacts or job.result_ref):
-            url = self._jobs.download_url(job.owner, job.job_id, None)
+        url = self._jobs.file_url(job)
+        if url is not None:
             links["download"] = url if "://" in url else f"{base}{url}"
         return links
 
@@ -410,20 +414,23 @@ class Deliverer:
     ) -> list[NoticeDelivery]:
         """One attempt at each (``run`` maps the sends, e.g. onto a thread pool), then what came
         of them stored together (one transaction where the backend has them)."""
-        outcomes = list((run or map)(self._attempt, deliveries))
+        # the jobs the deliveries link to, in one read (not one per delivery)
+        jobs = self._backend.jobs.get_many(list({d.job_id: None for d in deliveries}))
+        outcomes = list((run or map)(lambda d: self._attempt(d, jobs.get(d.job_id)), deliveries))
         with self._backend.atomic():
             for outcome in outcomes:
                 self._store.save_delivery(outcome)
         return outcomes
 
-    def _attempt(self, delivery: NoticeDelivery) -> NoticeDelivery:
+    def _attempt(self, delivery: NoticeDelivery, job: Job | None) -> NoticeDelivery:
         sub = self._subs.get_subscription(delivery.sub_id)
         now = self._clock()
         if sub is None or sub.status is not SubscriptionStatus.ACTIVE:
             why = "subscription deleted" if sub is None else f"subscription {sub.status.value}"
             return replace(delivery, status=DeliveryStatus.FAILED, last_error=why)
         try:
-            result = self._send(sub, delivery, now)
+            result = self._send(sub, delivery, job if job and job.owner == delivery.owner else None,
+                                now)  # fmt: skip
         except Exception as exc:  # a sender must never take the notifier down
             result = SendResult(False, error=f"{type(exc).__name__}: {exc}")
         outcome = self._record(sub, delivery, result, now)
@@ -441,8 +448,10 @@ class Deliverer:
         )
         return outcome
 
-    def _send(self, sub: Subscription, delivery: NoticeDelivery, now: float) -> SendResult:
-        data = self._writer.data(delivery, sub.include_payload)
+    def _send(
+        self, sub: Subscription, delivery: NoticeDelivery, job: Job | None, now: float
+    ) -> SendResult:
+        data = self._writer.data(delivery, job, sub.include_payload)
         if sub.channel is Channel.WEBHOOK:
             text = n.body(delivery.notice, delivery.created_at, data)
             headers = n.signed_headers(sub.live_secrets(now), delivery.event_id, int(now), text)
