@@ -12,8 +12,8 @@ worker is done: every job dispatched once). Celery (``pip install -e '.[bench]'`
 no-op tasks and drains them with one worker over kombu's SQS transport.
 
 DynamoDB's write and read units come from ``bench/capacity.py`` (item size measured here, the
-indexes each write touches read from the Terraform, dispatches per job measured here): moto does
-not bill. The price list is capacity's.
+indexes each write touches read from the Terraform): moto does not bill. The price list is
+capacity's.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def jobgate_run(endpoint: str, counts: Counts, jobs: int, batch: int) -> dict[st
         thread.join(30)
 
     def notify() -> None:
-        while notifier.run_once() or not notifier._dispatcher.idle:  # noqa: SLF001
+        while notifier.run_once() or not notifier._dispatcher.idle:
             pass
 
     started = time.perf_counter()
@@ -134,15 +134,13 @@ def jobgate_run(endpoint: str, counts: Counts, jobs: int, batch: int) -> dict[st
     notify()
     counts.take()
 
-    item = services.backend.jobs._db.get_item(  # type: ignore[attr-defined]  # noqa: SLF001
+    item = services.backend.jobs._db.get_item(  # type: ignore[attr-defined]
         TableName=made.jobs_table,
         Key={"job_id": {"S": services.jobs.list_jobs("bench", limit=1).items[0].job_id}},
     )["Item"]
-    marks = phases["notify"].get("dynamodb:UpdateItem", 0) / jobs
     return {
         "phases": {name: per_job(c, jobs) for name, c in phases.items()},
         "item_bytes": _item_size(item),
-        "dispatches_per_job": round(marks, 2),
         "single_submit_jobs_per_s": round(jobs / single_elapsed, 1),
         "requests_per_job": {
             "one_per_request": _total(phases, "submit_one_per_request", jobs),
@@ -199,7 +197,6 @@ def cost(result: dict[str, Any], submit: str, batch_submit: int) -> dict[str, An
     sns_messages = sum(v for k, v in phases["notify"].items() if k.startswith("sns:")) * 10
     load = capacity.Load(rate=1, tenant_rate=1, duration=0.01, batch_submit=batch_submit,
                          polls_per_job=0,
-                         dispatches=max(1, round(result["dispatches_per_job"])),
                          payload_bytes=max(0, result["item_bytes"] - 400 - 3 * 160))  # fmt: skip
     units = capacity.model(load, capacity.tables_from_terraform())["per_job"]
     price = capacity.PRICE

@@ -127,8 +127,6 @@ class Load:
     duration: float  # seconds a job runs
     heartbeat: float = 30.0  # seconds between a long job's heartbeats (lease / 3)
     payload_bytes: int = 200
-    dispatches: int = 3  # outbox passes a job takes (one per event when the dispatcher is fast)
-    outbox_shards: int = 8
     batch: int = 10  # SQS records per Lambda invocation
     batch_submit: int = 1  # jobs per POST (25 with POST /jobs/batch)
     memory_gb: float = 0.5
@@ -141,16 +139,13 @@ def job_writes(load: Load) -> list[Write]:
 
     owner = ("<owner>#n", OWNER_SHARDS)
     beats = math.floor(load.duration / load.heartbeat)
-    outbox = ("outbox#n", load.outbox_shards)
     core = {"status", "updated_at", "version", "history"}
-    # Every transition sets ``outbox``; it is a change (an index put) only after a dispatch
-    # took the job out, which the last two writes count: ``dispatches`` deletes, and the puts
-    # of the transitions that came after a dispatch.
+    # (notifications read the table's stream: no write of their own)
     return [
         Write("submit", frozenset({"job_id", "owner", "owner_shard", "status_shard", "listing",
-                                   "outbox", *core}), creates=True,
+                                   *core}), creates=True,
               partition={"owner_shard": owner, "status_shard": ("queued#n", STATUS_SHARDS),
-                         "listing": ("jobs#n", LISTING_SHARDS), "outbox": outbox}),
+                         "listing": ("jobs#n", LISTING_SHARDS)}),
         Write("claim", frozenset({"status_shard", "lease_expires_at", "lease_owner", "attempt",
                                   *core}),
               partition={"status_shard": ("processing#n", STATUS_SHARDS)}),
@@ -158,10 +153,6 @@ def job_writes(load: Load) -> list[Write]:
               per_job=beats, partition={"status_shard": ("processing#n", STATUS_SHARDS)}),
         Write("finish", frozenset({"result", *core}),
               removes=frozenset({"status_shard", "lease_owner", "lease_expires_at"})),
-        Write("dispatched", frozenset({"published"}), removes=frozenset({"outbox"}),
-              per_job=load.dispatches),
-        Write("outbox again", frozenset({"outbox"}), per_job=load.dispatches - 1,
-              partition={"outbox": outbox}),
     ]  # fmt: skip
 
 
@@ -219,9 +210,10 @@ def model(load: Load, tables: dict[str, Table]) -> dict[str, Any]:
                 last_partition[attribute] = write.partition[attribute]
         held = (held | write.sets) - write.removes
 
-    # reads: the worker's batched read of the received jobs, the dispatcher's read of each
-    # outbox pass (consistent: 1 read unit per 4 KB), the client's polls (API: consistent)
-    rru_per_job = math.ceil(item / 4096) * (1 + load.dispatches + load.polls_per_job)
+    # reads: the worker's batched read of the received jobs, the dispatcher's read of the
+    # jobs its notices link to, the client's polls (all consistent: 1 read unit per 4 KB).
+    # The stream itself is read ~1,000 records a request (a few records a job): negligible.
+    rru_per_job = math.ceil(item / 4096) * (2 + load.polls_per_job)
     wru_per_job = table_wru + sum(per_index.values())
     # requests: SQS send (batched with a batch submit), the poller's receive and the delete
     sqs_per_job = 1 / min(load.batch_submit, 10) + 2 / load.batch
@@ -288,29 +280,17 @@ def model(load: Load, tables: dict[str, Table]) -> dict[str, Any]:
     }
 
 
-def outbox_shards_for(load: Load, tables: dict[str, Table]) -> int:
-    """The fewest outbox shards (a power of two) that keep every outbox partition in limits."""
-    shards = 1
-    while shards < 256:
-        report = model(Load(**{**load.__dict__, "outbox_shards": shards}), tables)
-        rates = [v for k, v in report["partitions_writes_per_s"].items() if "outbox" in k]
-        if max(rates, default=0) <= PARTITION_WRU:
-            return shards
-        shards *= 2
-    return shards
-
-
 def markdown(reports: list[dict[str, Any]]) -> str:
     lines = [
-        "| jobs/s (largest tenant) | job | outbox shards | hottest index partition, writes/s "
+        "| jobs/s (largest tenant) | job | hottest index partition, writes/s "
         "| Lambda concurrency | write units / job | $ / million jobs | $ / month |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in reports:
         load, hot = r["load"], r["hottest_index_partition"]
         lines.append(
             f"| {load['rate']:,.0f} ({load['tenant_rate']:,.0f}) | {load['duration']:g} s "
-            f"| {load['outbox_shards']} | {hot['writes_per_s']:,} ({hot['index']}) "
+            f"| {hot['writes_per_s']:,} ({hot['index']}) "
             f"| {r['default_quotas']['lambda_worker_concurrency']['needed']:,} "
             f"| {r['per_job']['write_units']:g} | {r['usd_per_million_jobs']:.2f} "
             f"| {r['usd_per_month']:,} |"
@@ -327,12 +307,8 @@ README_LOADS = (
 
 
 def readme_table(tables: dict[str, Table]) -> str:
-    """The README's capacity table: each load at the outbox shards it needs."""
-    reports = []
-    for load in README_LOADS:
-        shards = max(load.outbox_shards, outbox_shards_for(load, tables))
-        reports.append(model(Load(**{**load.__dict__, "outbox_shards": shards}), tables))
-    return markdown(reports)
+    """The README's capacity table."""
+    return markdown([model(load, tables) for load in README_LOADS])
 
 
 def main() -> None:
@@ -341,8 +317,6 @@ def main() -> None:
     parser.add_argument("--tenant-rate", type=float, default=3000,
                         help="jobs a second of the largest tenant (3000)")  # fmt: skip
     parser.add_argument("--duration", type=float, default=1.0, help="seconds a job runs (1)")
-    parser.add_argument("--outbox-shards", type=int, default=0,
-                        help="OUTBOX_SHARDS (default: the fewest this load needs)")  # fmt: skip
     parser.add_argument("--batch-submit", type=int, default=1,
                         help="jobs per submit request (25 with POST /jobs/batch)")  # fmt: skip
     parser.add_argument("--terraform", type=Path, default=TERRAFORM)
@@ -354,8 +328,7 @@ def main() -> None:
         return
     load = Load(rate=args.rate, tenant_rate=args.tenant_rate, duration=args.duration,
                 batch_submit=args.batch_submit)  # fmt: skip
-    shards = args.outbox_shards or outbox_shards_for(load, tables)
-    print(json.dumps(model(Load(**{**load.__dict__, "outbox_shards": shards}), tables), indent=2))
+    print(json.dumps(model(load, tables), indent=2))
 
 
 if __name__ == "__main__":

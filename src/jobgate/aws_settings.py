@@ -9,10 +9,8 @@
 | ``S3_BUCKET_NAME`` | blobs: payloads, results, artifacts |
 | ``API_KEY_SECRET_ARN`` | optional: Secrets Manager secret holding the admin API key |
 | ``NOTIFICATIONS_TOPIC_ARN`` | optional: SNS topic of every notice (email, SMS need it) |
-| ``OUTBOX_SHARDS`` | optional (8): partitions of the notifications outbox index |
-
-``OUTBOX_SHARDS`` must be the same for every function; raise it (never lower it) for higher job
-rates: ``bench/capacity.py`` says how far.
+| ``JOBS_STREAM_ARN`` | optional: the jobs table's stream, which notifications are read from \
+(the notifier and the ``notifications`` cron rule need it) |
 
 :func:`load` names every missing variable at once, so a deploy fails at start-up, not at the
 first request.
@@ -39,7 +37,7 @@ REQUIRED = (
     "JOBS_DLQ_URL",
     "S3_BUCKET_NAME",
 )
-OPTIONAL = ("AWS_ENDPOINT_URL", "API_KEY_SECRET_ARN", "NOTIFICATIONS_TOPIC_ARN", "OUTBOX_SHARDS")
+OPTIONAL = ("AWS_ENDPOINT_URL", "API_KEY_SECRET_ARN", "NOTIFICATIONS_TOPIC_ARN", "JOBS_STREAM_ARN")
 
 
 class AwsSettings(BaseSettings):
@@ -55,7 +53,7 @@ class AwsSettings(BaseSettings):
     bucket: str = Field(validation_alias="S3_BUCKET_NAME", min_length=1)
     api_key_secret_arn: str | None = Field(None, validation_alias="API_KEY_SECRET_ARN")
     notifications_topic_arn: str | None = Field(None, validation_alias="NOTIFICATIONS_TOPIC_ARN")
-    outbox_shards: int = Field(8, ge=1, le=256, validation_alias="OUTBOX_SHARDS")
+    jobs_stream_arn: str | None = Field(None, validation_alias="JOBS_STREAM_ARN")
 
 
 def environment_for(resources: AwsResources, secret_arn: str | None = None) -> dict[str, str]:
@@ -75,7 +73,8 @@ def environment_for(resources: AwsResources, secret_arn: str | None = None) -> d
         env["NOTIFICATIONS_TOPIC_ARN"] = resources.notifications_topic_arn
     if secret_arn:
         env["API_KEY_SECRET_ARN"] = secret_arn
-    env["OUTBOX_SHARDS"] = str(resources.outbox_shards)
+    if resources.jobs_stream_arn:
+        env["JOBS_STREAM_ARN"] = resources.jobs_stream_arn
     return env
 
 

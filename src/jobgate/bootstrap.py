@@ -273,7 +273,7 @@ def build_backend(
             bucket=aws.bucket,
             endpoint_url=aws.endpoint_url,
             notifications_topic_arn=aws.notifications_topic_arn,
-            outbox_shards=aws.outbox_shards,
+            jobs_stream_arn=aws.jobs_stream_arn,
         )
         return build_aws_backend(resources, session=aws_session)
     raise ValueError(f"unknown backend {settings.backend!r}")

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from jobgate.domain.models import EventKind, Job, JobEvent, QueueStats
 from jobgate.domain.transitions import Transition
+from jobgate.errors import TransitionConflict
 
 #: counters by the event that moves them
 COUNTED = {
@@ -109,6 +110,13 @@ class MeteredJobStore:
             if created:
                 self._metrics.transitioned(job, event)
         return made
+
+    def transition_many(self, transitions: Sequence[Transition]) -> list[Job | TransitionConflict]:
+        results: list[Job | TransitionConflict] = self._store.transition_many(transitions)
+        for transition, result in zip(transitions, results, strict=True):
+            if not isinstance(result, TransitionConflict):
+                self._metrics.transitioned(transition.job, transition.event)
+        return results
 
     def transition(self, transition: Transition) -> Job:
         after: Job = self._store.transition(transition)

@@ -28,6 +28,7 @@ from jobgate.domain.models import (
 )
 from jobgate.domain.notices import NoticeDelivery, Subscription, TopicMessage
 from jobgate.domain.transitions import Transition
+from jobgate.errors import TransitionConflict
 
 
 class JobStore(Protocol):
@@ -86,6 +87,12 @@ class JobStore(Protocol):
         Raises :class:`~jobgate.errors.TransitionConflict` carrying the stored job (or None
         when it vanished) if the version moved on: the caller lost a race and must re-read.
         """
+        ...
+
+    def transition_many(self, transitions: Sequence[Transition]) -> list[Job | TransitionConflict]:
+        """:meth:`transition` for several jobs (each once), in as few requests as the backend
+        allows: for each, in order, the new record or the conflict it met. Each is decided on
+        its own compare-and-set; no all-or-nothing is promised. Other errors raise."""
         ...
 
     def events(self, job_id: str, limit: int = 200) -> list[JobEvent]:

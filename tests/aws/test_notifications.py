@@ -1,8 +1,9 @@
 """Notifications on the aws backend, against moto's server over HTTP: every notice published to
 the SNS topic with its attributes (an SQS queue subscribed with a filter policy receives exactly
 the matching ones), email and SMS subscriptions made as filtered SNS subscriptions, webhooks
-from the notifications table delivered and verified with ``standardwebhooks``, and the outbox
-surviving a dispatcher that dies before it marks its work done."""
+from the notifications table delivered and verified with ``standardwebhooks``, the events read
+from the jobs table's stream, and a dispatcher that dies before it saves its stream positions
+making no second delivery."""
 
 from __future__ import annotations
 
@@ -130,7 +131,7 @@ def test_every_notice_goes_to_sns_and_a_filtered_queue_gets_exactly_its_own(
         assert attrs["owner"] == owner and attrs["status"] == "completed"
         events = [e.event_id for e in aws_services.backend.jobs.events(ids[("alice", "echo")])]
         assert attrs["event_id"] in events
-        # and nothing is published twice: a second pass finds the outbox empty
+        # and nothing is published twice: a second pass finds no new record in the stream
         _notify(aws_services)
         assert _drain(sqs, url) == []
 
@@ -191,7 +192,7 @@ def test_email_and_sms_subscriptions_are_sns_subscriptions_with_their_filter(
         assert [s["Protocol"] for s in left] == ["sms"]
 
 
-def test_webhooks_on_aws_are_signed_and_the_outbox_survives_a_dispatcher_crash(
+def test_webhooks_on_aws_are_signed_and_survive_a_dispatcher_crash(
     aws_services: Services,
 ) -> None:
     receiver = Receiver().start()
@@ -209,18 +210,25 @@ def test_webhooks_on_aws_are_signed_and_the_outbox_survives_a_dispatcher_crash(
             ).json()["job_id"]
             with running_worker(aws_services):
                 wait_status(aws_services, job_id, JobStatus.COMPLETED, timeout=30)
-        # a dispatcher dies after it made the deliveries and published, before it marked the
-        # job's events dispatched: the outbox still holds the job
-        jobs: Any = aws_services.backend.jobs
-        real_mark = jobs.mark_dispatched
-        jobs.mark_dispatched = lambda *_: (_ for _ in ()).throw(SystemExit("killed"))
+        # a dispatcher dies after it made the deliveries and published, before it saved its
+        # positions in the jobs table's stream
+        store: Any = aws_services.backend.notices
+        real_save = store._save_cursor
+        store._save_cursor = lambda *_: (_ for _ in ()).throw(SystemExit("killed"))
         with pytest.raises(SystemExit):
             _notify(aws_services)
-        jobs.mark_dispatched = real_mark
-        assert jobs.outbox(10), "the job stays in the outbox"
-        # the next pass makes the same delivery (same id), not a second one, and sends it
-        _notify(aws_services)
-        assert jobs.outbox(10) == []
+        # when a new process (nothing kept in memory) dispatches
+        fresh = bootstrap.build(aws_services.settings, test_app)
+        try:
+            _notify(fresh)
+            # then it read the same events again and made the same delivery (same id), not
+            # a second one, and sent it; and the positions it saved leave nothing to re-read
+            cursor: Any = fresh.backend.notices
+            assert cursor._cursors["notifications"][1], "positions saved"
+            _notify(fresh)
+        finally:
+            fresh.close()
+        store._save_cursor = real_save
         (got,) = receiver.received
         verified = Webhook(sub.json()["secret"]).verify(got.body, got.headers)
         assert verified["type"] == "job.completed" and verified["data"]["job_id"] == job_id

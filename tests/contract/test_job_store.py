@@ -141,6 +141,29 @@ def test_transition_is_compare_and_set_on_version(backend: Backend) -> None:
     assert [e.kind for e in backend.jobs.events(job.job_id)] == ["submitted", "claimed"]
 
 
+def test_transition_many_answers_each_on_its_own_compare_and_set(backend: Backend) -> None:
+    # given three queued jobs, one of which moves on before the batch, and one that is gone
+    jobs = [make_job() for _ in range(4)]
+    for job in jobs[:3]:
+        backend.jobs.create(job, submitted(job))
+    backend.jobs.transition(claim(jobs[1]))
+    # when all four are claimed in one call
+    results = backend.jobs.transition_many([claim(job) for job in jobs])
+    # then the first and third are stored with their events, the others are conflicts
+    assert [type(r).__name__ for r in results] == [
+        "Job", "TransitionConflict", "Job", "TransitionConflict"
+    ]  # fmt: skip
+    first, moved, third, gone = results
+    assert isinstance(first, Job) and first.status is JobStatus.PROCESSING and first.version == 2
+    assert isinstance(moved, TransitionConflict) and moved.current is not None
+    assert moved.current.version == 2  # the stored job, to decide again on
+    assert isinstance(gone, TransitionConflict) and gone.current is None
+    assert backend.jobs.get(jobs[2].job_id) == third
+    kinds = [e.kind for e in backend.jobs.events(jobs[0].job_id)]
+    assert kinds == [EventKind.SUBMITTED, EventKind.CLAIMED]
+    assert backend.jobs.transition_many([]) == []
+
+
 def test_events_carry_their_id_job_owner_type_and_details(backend: Backend) -> None:
     job = make_job("erin", type="report")
     backend.jobs.create(job, verbs.submitted(job))

@@ -1,5 +1,5 @@
 """Contract: subscriptions and the delivery outbox, on every backend (memory, local, and aws
-on the emulator: the jobs table's outbox marker and the notifications table)."""
+on the emulator: the jobs table's stream and the notifications table)."""
 
 from __future__ import annotations
 

@@ -32,7 +32,8 @@ class _Recorder:
         def call(**kwargs: Any) -> dict[str, Any]:
             if name == "create_table":
                 self.tables[kwargs["TableName"]] = kwargs
-            return {"QueueUrl": "q", "Attributes": {"QueueArn": "a"}, "TopicArn": "t"}
+            return {"QueueUrl": "q", "Attributes": {"QueueArn": "a"}, "TopicArn": "t",
+                    "TableDescription": {"LatestStreamArn": "s"}}  # fmt: skip
 
         return call
 
@@ -70,16 +71,15 @@ def test_the_terraform_and_provision_define_the_same_indexes() -> None:
 
 def test_ten_thousand_jobs_a_second_throttle_no_partition() -> None:
     tables = capacity.tables_from_terraform(TERRAFORM)
-    load = capacity.Load(rate=10_000, tenant_rate=3000, duration=1)
-    shards = capacity.outbox_shards_for(load, tables)
-    report = capacity.model(capacity.Load(**{**load.__dict__, "outbox_shards": shards}), tables)
+    report = capacity.model(capacity.Load(rate=10_000, tenant_rate=3000, duration=1), tables)
     assert report["no_dynamodb_throttle"], report["partitions_writes_per_s"]
     assert all(rate <= 1000 for rate in report["partitions_writes_per_s"].values())
-    # the outbox at its default shard count is what needs raising, and the model says so
-    at_default = capacity.model(load, tables)
-    assert not at_default["no_dynamodb_throttle"]
-    assert at_default["hottest_index_partition"]["index"] == "outbox-index"
-    assert shards > load.outbox_shards
+    # one tenant alone at 3,000 jobs/s spreads over its owner shards
+    assert report["partitions_writes_per_s"]["owner-index <owner>#n"] <= 1000
+    # at twice the rate the status index is what throttles first, and the model says so
+    doubled = capacity.model(capacity.Load(rate=20_000, tenant_rate=3000, duration=1), tables)
+    assert not doubled["no_dynamodb_throttle"]
+    assert doubled["hottest_index_partition"]["index"] == "status-index"
     # a finished job costs the status index nothing more: it is sparse
     assert report["per_job"]["index_write_units"]["status-index"] == 4  # put, move, delete
 

@@ -35,7 +35,7 @@ from tests.support import sqs_refusing_sends
 
 PERMISSIONS = ROOT / "infra" / "terraform" / "deploy" / "30_app" / "code-permissions.json"
 ADAPTERS = ROOT / "src" / "jobgate" / "backends" / "aws"
-CLIENTS = {"_db": "dynamodb", "_sqs": "sqs", "_s3": "s3", "_sns": "sns"}
+CLIENTS = {"_db": "dynamodb", "_streams": "dynamodb", "_sqs": "sqs", "_s3": "s3", "_sns": "sns"}
 #: boto3 operation => IAM action, where the name is not simply the operation's
 SPECIAL = {
     "send_message_batch": "SendMessage",
@@ -116,6 +116,9 @@ class Recorder:
                 for entry in params["TransactItems"]
                 for kind, item in entry.items()
             ]
+        elif operation == "GetRecords":  # names no stream: only the jobs stream is read
+            stream = next(where for where, kind in self.kinds.items() if kind == "jobs_stream")
+            targets = [(action(service, "get_records"), {"StreamArn": stream})]
         elif "RequestItems" in params:  # BatchGetItem / BatchWriteItem: per table
             targets = [
                 (action(service, _snake(operation)), {"TableName": t})
@@ -127,7 +130,8 @@ class Recorder:
         with self._lock:
             for act, args in targets:
                 where = (
-                    args.get("TableName") or args.get("QueueUrl") or args.get("Bucket")
+                    args.get("TableName") or args.get("StreamArn") or args.get("QueueUrl")
+                    or args.get("Bucket")
                     or args.get("SecretId") or args.get("TopicArn") or args.get("SubscriptionArn")
                 )  # fmt: skip
                 if where is not None:
@@ -156,6 +160,7 @@ def recorder(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Recorder:  # noqa
 
     kinds = {
         os.environ["JOBS_TABLE_NAME"]: "jobs_table",
+        os.environ["JOBS_STREAM_ARN"]: "jobs_stream",
         os.environ["EVENTS_TABLE_NAME"]: "events_table",
         os.environ["USERS_TABLE_NAME"]: "users_table",
         os.environ["JOBS_QUEUE_URL"]: "jobs_queue",

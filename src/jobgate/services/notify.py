@@ -3,8 +3,8 @@
     job history (committed with each transition)
       └─► Dispatcher: events after its cursor → one delivery per listening subscription
       │     local: deliveries and the cursor move in one SQLite transaction (none lost, none
-      │     made twice); aws: the jobs table's outbox marker, set in the transition's own
-      │     write, is cleared after the deliveries are written (a crash re-makes the same ids)
+      │     made twice); aws: the jobs table's stream, read after the cursor's positions,
+      │     which are saved after the deliveries are written (a crash re-makes the same ids)
       ├─► Topic (aws): every notice published to SNS with its attributes; SNS itself delivers
       │     to email and SMS subscriptions (and any SQS/Lambda/HTTPS subscriber) by filter policy
       └─► Deliverer: due deliveries → webhook (signed) / email → delivered | retry | failed
@@ -274,7 +274,7 @@ class SubscriptionService:
 class Dispatcher:
     """Turns committed job events into deliveries, and publishes them to the backend's topic
     when it has one (crash-safe: see the module docstring; a crash between the publish and the
-    outbox's move publishes the same event ids again)."""
+    cursor's move publishes the same event ids again)."""
 
     def __init__(
         self,

@@ -199,6 +199,15 @@ class MemoryJobStore:
                 state.history.append(transition.event)
             return after
 
+    def transition_many(self, transitions: Sequence[Transition]) -> list[Job | TransitionConflict]:
+        results: list[Job | TransitionConflict] = []
+        for transition in transitions:
+            try:
+                results.append(self.transition(transition))
+            except TransitionConflict as conflict:
+                results.append(conflict)
+        return results
+
     def events(self, job_id: str, limit: int = 200) -> list[JobEvent]:
         with self._s.lock:
             return list(self._s.state.events.get(job_id, []))[:limit]

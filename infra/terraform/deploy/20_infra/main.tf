@@ -49,10 +49,12 @@ module "jobs_table" {
   source              = "../../modules/dynamodb-table"
   name                = "${local.prefix}-jobs"
   hash_key            = "job_id"
-  attributes          = { job_id = "S", owner_shard = "S", status_shard = "S", updated_at = "N", listing = "S", outbox = "S" }
+  attributes          = { job_id = "S", owner_shard = "S", status_shard = "S", updated_at = "N", listing = "S" }
   kms_key_arn         = local.kms
   deletion_protection = var.deletion_protection
   tags                = local.tags
+  # notifications read the events each write appended from the stream (backends/aws/stream.py)
+  stream_view_type = "NEW_AND_OLD_IMAGES"
   global_secondary_indexes = [
     # Every partition key is sharded (`<value>#<n>`): a partition takes ~1,000 writes a second
     # and these sort keys only grow. An owner's jobs, newest first (written once per job).
@@ -61,13 +63,12 @@ module "jobs_table" {
     { name = "status-index", hash_key = "status_shard", range_key = "updated_at", projection_type = "INCLUDE", non_key_attributes = ["lease_expires_at"] },
     # every owner's jobs, newest first, for the admin: `listing` is one of a few shards
     { name = "listing-index", hash_key = "listing", range_key = "job_id", projection_type = "KEYS_ONLY" },
-    # jobs with events not yet dispatched to notifications (sparse: set and cleared by jobgate)
-    { name = "outbox-index", hash_key = "outbox", range_key = "job_id", projection_type = "KEYS_ONLY" },
   ]
 }
 
 # Notifications (jobgate.backends.aws.notices): subscriptions, webhook deliveries (pending ones
-# in the sparse due-index the senders claim from) and the dispatcher's cursor.
+# in the sparse due-index the senders claim from) and the dispatcher's cursor (its positions in
+# the jobs table's stream).
 module "events_table" {
   source              = "../../modules/dynamodb-table"
   name                = "${local.prefix}-events"

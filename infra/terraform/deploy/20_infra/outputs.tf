@@ -42,8 +42,8 @@ output "jobgate_environment" {
     S3_BUCKET_NAME    = module.blobs.name
     # every notice is published here; email and SMS subscriptions are made on it
     NOTIFICATIONS_TOPIC_ARN = module.notifications.topic_arn
-    # partitions of the jobs table's outbox index (bench/capacity.py: how many a rate needs)
-    OUTBOX_SHARDS = tostring(var.outbox_shards)
+    # the jobs table's stream: notifications are read from it
+    JOBS_STREAM_ARN = module.jobs_table.stream_arn
   }
 }
 
@@ -51,6 +51,7 @@ output "arns" {
   description = "ARNs of the tables, queues, bucket and topics, for IAM policies."
   value = {
     jobs_table          = module.jobs_table.arn
+    jobs_stream         = module.jobs_table.stream_arn
     events_table        = module.events_table.arn
     users_table         = module.users_table.arn
     jobs_queue          = module.jobs_queue.queue_arn

@@ -85,14 +85,3 @@ variable "deny_insecure_transport" {
   type        = bool
   default     = true
 }
-
-variable "outbox_shards" {
-  description = "Partitions of the notifications outbox index (OUTBOX_SHARDS): raise it for a higher job rate (python bench/capacity.py says how far), never lower it while jobs wait in the outbox."
-  type        = number
-  default     = 8
-
-  validation {
-    condition     = var.outbox_shards >= 1 && var.outbox_shards <= 256 && floor(var.outbox_shards) == var.outbox_shards
-    error_message = "outbox_shards: a whole number from 1 to 256."
-  }
-}

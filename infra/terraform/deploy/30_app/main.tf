@@ -47,6 +47,7 @@ locals {
   # Resource kinds of code-permissions.json => ARNs (a GSI needs its own index ARN for Query).
   resources = {
     jobs_table   = [local.infra.arns.jobs_table, "${local.infra.arns.jobs_table}/index/*"]
+    jobs_stream  = [local.infra.arns.jobs_stream]
     events_table = [local.infra.arns.events_table]
     users_table  = [local.infra.arns.users_table, "${local.infra.arns.users_table}/index/*"]
     jobs_queue   = [local.infra.arns.jobs_queue]

@@ -75,3 +75,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "stream_view_type" {
+  description = "Stream the table's writes with this view (NEW_AND_OLD_IMAGES, NEW_IMAGE, OLD_IMAGE, KEYS_ONLY), or null for no stream."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.stream_view_type == null || contains(["NEW_AND_OLD_IMAGES", "NEW_IMAGE", "OLD_IMAGE", "KEYS_ONLY"], coalesce(var.stream_view_type, "KEYS_ONLY"))
+    error_message = "stream_view_type: NEW_AND_OLD_IMAGES, NEW_IMAGE, OLD_IMAGE, KEYS_ONLY or null."
+  }
+}

@@ -1,4 +1,5 @@
-"""The AWS backend: DynamoDB (ledger, users, schedules, notifications), SQS (queue + DLQ),
+"""The AWS backend: DynamoDB (ledger, users, schedules, notifications; the jobs table's stream
+feeds the notifications), SQS (queue + DLQ),
 S3 (blobs), SNS (every notice published; email and SMS subscriptions).
 
 boto3 is imported here, not by the rest of jobgate: install the ``aws`` extra to use it.
@@ -27,7 +28,7 @@ class AwsResources:
     bucket: str
     endpoint_url: str | None = None
     notifications_topic_arn: str | None = None  # None: no SNS publishing, no email/SMS
-    outbox_shards: int = 8  # partitions of the outbox index (jobs.DynamoJobStore)
+    jobs_stream_arn: str | None = None  # the jobs table's stream; None: no notifications sent
 
 
 class LazyClient:
@@ -65,7 +66,8 @@ def clients(resources: AwsResources, session: Any = None) -> dict[str, Any]:
     def maker(name: str) -> Callable[[], Any]:
         return lambda: session.client(name, endpoint_url=resources.endpoint_url, config=config)
 
-    return {name: LazyClient(maker(name)) for name in ("dynamodb", "sqs", "s3", "sns")}
+    names = ("dynamodb", "dynamodbstreams", "sqs", "s3", "sns")
+    return {name: LazyClient(maker(name)) for name in names}
 
 
 def build_aws_backend(resources: AwsResources, *, session: Any = None) -> Backend:
@@ -78,8 +80,13 @@ def build_aws_backend(resources: AwsResources, *, session: Any = None) -> Backen
 
     made = clients(resources, session)
     queue = SqsQueue(made["sqs"], resources.queue_url, resources.dlq_url)
-    jobs = DynamoJobStore(made["dynamodb"], resources.jobs_table, resources.outbox_shards)
-    notices = DynamoNoticeStore(made["dynamodb"], resources.events_table, jobs)
+    jobs = DynamoJobStore(made["dynamodb"], resources.jobs_table)
+    stream = None
+    if resources.jobs_stream_arn:
+        from jobgate.backends.aws.stream import JobStream
+
+        stream = JobStream(made["dynamodbstreams"], resources.jobs_stream_arn)
+    notices = DynamoNoticeStore(made["dynamodb"], resources.events_table, stream)
     topic = None
     if resources.notifications_topic_arn:
         from jobgate.backends.aws.sns import SnsTopic

@@ -20,11 +20,8 @@ The jobs table (name from settings; Terraform creates it) has partition key ``jo
     every owner's jobs for the admin.
 
   ``bench/capacity.py`` models the rates these take against the partitions' limits.
-* ``outbox`` / ``published``: a write that appends an event also sets ``outbox`` (one of
-  :data:`OUTBOX_SHARDS` values; sparse GSI ``outbox-index``, keys only), in the same
-  conditional write; the notifications dispatcher reads the events after ``published``, turns
-  them into deliveries and SNS messages, then moves ``published`` and removes ``outbox`` only
-  if no event came meanwhile. A crash between the two re-dispatches the same event ids.
+* Notifications read the table's stream (:mod:`.stream`, ``NEW_AND_OLD_IMAGES``): the events
+  a write appended are its new history past the old. No write pays anything for them.
 * Idempotency items (``idem#<sha256(owner, key)>``, so keys of two owners never collide) and
   schedule state (``schedule#<name>``, :mod:`.schedules`) live in the same table; they carry no
   ``owner``/``status``/``listing``, so the indexes stay sparse.
@@ -42,7 +39,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobgate.backends.aws.errors import ConditionFailed, translated
+from jobgate.backends.aws.errors import ConditionFailed, code, translated
 from jobgate.backends.aws.items import from_item, to_attr, to_item
 from jobgate.backends.fields import change_fields, decode_cursor, dumps, job_fields, page_of
 from jobgate.backends.fields import job_from_fields as _job_from_fields
@@ -57,10 +54,11 @@ if TYPE_CHECKING:  # the published stubs (dev extra); nothing at run time
 OWNER_SHARDS = 8
 STATUS_SHARDS = 32
 LISTING_SHARDS = 16
-OUTBOX_SHARDS = 8  # the default of ``outbox_shards`` (setting JOBGATE_OUTBOX_SHARDS)
 INDEXED_STATUSES = (JobStatus.QUEUED, JobStatus.PROCESSING)
 _GETS_PER_CALL = 100  # BatchGetItem's limit
 _WRITES_PER_CALL = 25  # BatchWriteItem's
+_TRANSACTION_ITEMS = 100  # TransactWriteItems'
+_TRANSACTION_ROUNDS = 3
 _GET_ROUNDS = 5
 
 
@@ -92,11 +90,6 @@ def status_shard(status: JobStatus, job_id: str) -> str | None:
     return f"{status.value}#{_shard(job_id, STATUS_SHARDS)}"
 
 
-def outbox_shard(job_id: str, shards: int = OUTBOX_SHARDS) -> str:
-    """The outbox index's partition for a job."""
-    return f"outbox#{_shard(job_id, shards)}"
-
-
 def _history_entry(event: JobEvent) -> str:
     """One ``history`` element: the event less what the job item already holds."""
     return dumps(
@@ -111,7 +104,8 @@ def _history_entry(event: JobEvent) -> str:
     )
 
 
-def _events_of(item: Mapping[str, Any]) -> list[JobEvent]:
+def events_of(item: Mapping[str, Any]) -> list[JobEvent]:
+    """A job item's history as events."""
     events = []
     for text in item.get("history") or []:
         entry = json.loads(text)
@@ -139,15 +133,9 @@ def _job(item: Mapping[str, Any] | None) -> Job | None:
 class DynamoJobStore:
     """:class:`~jobgate.ports.JobStore` on DynamoDB."""
 
-    def __init__(
-        self, client: DynamoDBClient, jobs_table: str, outbox_shards: int = OUTBOX_SHARDS
-    ) -> None:
-        """``outbox_shards``: partitions of the outbox index. Every writer and the dispatcher
-        must agree on it; raise it for a higher job rate (``bench/capacity.py`` says how
-        high), never lower it while jobs wait in the outbox."""
+    def __init__(self, client: DynamoDBClient, jobs_table: str) -> None:
         self._db = client
         self._jobs = jobs_table
-        self._outbox_shards = outbox_shards
 
     def _new_item(self, job: Job, event: JobEvent) -> dict[str, Any]:
         return to_item(
@@ -157,7 +145,6 @@ class DynamoJobStore:
                 "status_shard": status_shard(job.status, job.job_id),
                 "listing": listing_shard(job.job_id),
                 "history": [_history_entry(event)],
-                "outbox": outbox_shard(job.job_id, self._outbox_shards),
             }
         )
 
@@ -292,59 +279,6 @@ class DynamoJobStore:
                     if single is not None:
                         yield from_item(single)
 
-    # -- the notifications outbox ---------------------------------------------------------------
-
-    def outbox(self, limit: int) -> list[tuple[list[JobEvent], int]]:
-        """Up to ``limit`` jobs with events not yet dispatched to notifications, oldest job
-        first: (the job's events, how many of them were dispatched before)."""
-        ids: list[str] = []
-        for n in range(self._outbox_shards):
-            with translated("read the outbox"):
-                answer = self._db.query(
-                    TableName=self._jobs,
-                    IndexName="outbox-index",
-                    KeyConditionExpression="outbox = :shard",
-                    ExpressionAttributeValues={":shard": {"S": f"outbox#{n}"}},
-                    Limit=limit,
-                )
-            ids.extend(item["job_id"]["S"] for item in answer.get("Items", []))
-        pending = []
-        for item in self._read_items(sorted(ids)[:limit]):
-            if "owner" in item and item.get("outbox"):  # the index lags the table
-                pending.append((_events_of(item), int(item.get("published", 0))))
-        return sorted(pending, key=lambda p: p[0][0].job_id if p[0] else "")
-
-    def mark_dispatched(self, job_id: str, count: int) -> None:
-        """The job's first ``count`` events are dispatched: it leaves the outbox unless an
-        event was appended meanwhile (then only the count moves, and it stays)."""
-        names = {"#history": "history", "#published": "published"}
-        values = {":n": {"N": str(count)}}
-        try:
-            with translated("mark dispatched"):
-                self._db.update_item(
-                    TableName=self._jobs,
-                    Key={"job_id": {"S": job_id}},
-                    UpdateExpression="SET #published = :n REMOVE outbox",
-                    ConditionExpression="size(#history) = :n",
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=values,
-                )
-            return
-        except ConditionFailed:
-            pass  # newer events: they keep it in the outbox
-        with contextlib.suppress(ConditionFailed), translated("mark dispatched"):
-            self._db.update_item(
-                TableName=self._jobs,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression="SET #published = :n",
-                ConditionExpression=(
-                    "attribute_exists(#history) AND "
-                    "(attribute_not_exists(#published) OR #published < :n)"
-                ),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-
     # -- listings -------------------------------------------------------------------------------
 
     def list_jobs(
@@ -424,14 +358,16 @@ class DynamoJobStore:
 
     # -- transitions and history ----------------------------------------------------------------
 
-    def transition(self, transition: Transition) -> Job:
+    def _update(self, transition: Transition) -> dict[str, Any]:
+        """The conditional update that stores ``transition`` (for UpdateItem, or one item of a
+        TransactWriteItems)."""
         job = transition.job
         fields = change_fields(transition.changes)
+        if "status" in transition.changes:  # the job moves to its new status's shard
+            fields["status_shard"] = status_shard(transition.after.status, job.job_id)
         sets, removes = [], []
         names: dict[str, str] = {"#version": "version"}
         values: dict[str, Any] = {":expected": {"N": str(job.version)}, ":one": {"N": "1"}}
-        if "status" in transition.changes:  # the job moves to its new status's shard
-            fields["status_shard"] = status_shard(transition.after.status, job.job_id)
         for n, (name, value) in enumerate(fields.items()):
             names[f"#f{n}"] = name
             if value is None:
@@ -446,31 +382,98 @@ class DynamoJobStore:
             values[":event"] = {"L": [{"S": _history_entry(transition.event)}]}
             values[":none"] = {"L": []}
             sets.append("#history = list_append(if_not_exists(#history, :none), :event)")
-            # ... and puts the job in the notifications outbox (see ``outbox``)
-            values[":outbox"] = {"S": outbox_shard(job.job_id, self._outbox_shards)}
-            sets.append("outbox = :outbox")
         expression = "SET " + ", ".join(sets)
         if removes:
             expression += " REMOVE " + ", ".join(removes)
+        return {
+            "TableName": self._jobs,
+            "Key": {"job_id": {"S": job.job_id}},
+            "UpdateExpression": expression,
+            "ConditionExpression": "#version = :expected",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+
+    def transition(self, transition: Transition) -> Job:
         try:
             with translated("transition job"):
-                self._db.update_item(
-                    TableName=self._jobs,
-                    Key={"job_id": {"S": job.job_id}},
-                    UpdateExpression=expression,
-                    ConditionExpression="#version = :expected",
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=values,
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
+                self._db.update_item(**self._update(transition))
         except ConditionFailed as exc:
-            current = _job(exc.item)
-            raise TransitionConflict(
-                f"job {job.job_id} is at version "
-                f"{current.version if current else 'none'}, not {job.version}",
-                current,
-            ) from exc
+            raise _conflict(transition, exc.item) from exc
         return transition.after
+
+    def transition_many(self, transitions: Sequence[Transition]) -> list[Job | TransitionConflict]:
+        """One ``TransactWriteItems`` per 100 transitions instead of an ``UpdateItem`` each (a
+        transaction bills each write twice, and saves the requests). A transaction is all or
+        nothing, so when one of its conditions fails, the others are tried again without it;
+        any other cancellation (a concurrent write to the same item, throttling) sends the
+        transitions it held one by one."""
+        if len(transitions) < 2 or len({t.job.job_id for t in transitions}) < len(transitions):
+            return [self._one(t) for t in transitions]  # (a transaction takes an item once)
+        results: dict[int, Job | TransitionConflict] = {}
+        waiting = list(range(len(transitions)))
+        for _ in range(_TRANSACTION_ROUNDS):
+            if not waiting:
+                break
+            retry: list[int] = []
+            for start in range(0, len(waiting), _TRANSACTION_ITEMS):
+                chunk = waiting[start : start + _TRANSACTION_ITEMS]
+                retry += self._transact(transitions, chunk, results)
+            waiting = retry
+        for n in waiting:
+            results[n] = self._one(transitions[n])
+        return [results[n] for n in range(len(transitions))]
+
+    def _one(self, transition: Transition) -> Job | TransitionConflict:
+        try:
+            return self.transition(transition)
+        except TransitionConflict as conflict:
+            return conflict
+
+    def _transact(
+        self,
+        transitions: Sequence[Transition],
+        chunk: list[int],
+        results: dict[int, Job | TransitionConflict],
+    ) -> list[int]:
+        """Store ``chunk`` in one transaction; fills ``results``; returns what to try again."""
+        from botocore.exceptions import ClientError
+
+        if len(chunk) == 1:
+            results[chunk[0]] = self._one(transitions[chunk[0]])
+            return []
+        items: list[Any] = [{"Update": self._update(transitions[n])} for n in chunk]
+        with translated("transition jobs"):
+            try:
+                self._db.transact_write_items(TransactItems=items)
+            except ClientError as exc:
+                reasons = exc.response.get("CancellationReasons")
+                if code(exc) != "TransactionCanceledException" or not reasons:
+                    raise  # translated: unavailable, or an error naming the code
+                return self._cancelled(transitions, chunk, reasons, results)
+        for n in chunk:
+            results[n] = transitions[n].after
+        return []
+
+    @staticmethod
+    def _cancelled(
+        transitions: Sequence[Transition],
+        chunk: list[int],
+        reasons: Sequence[Mapping[str, Any]],
+        results: dict[int, Job | TransitionConflict],
+    ) -> list[int]:
+        """Read a cancelled transaction's reasons (one per item, in order): a failed condition
+        is that transition's conflict (with the stored item); the rest go again."""
+        again = []
+        for n, reason in zip(chunk, reasons, strict=True):
+            why = reason.get("Code")
+            if why == "ConditionalCheckFailed":
+                item = reason.get("Item")
+                results[n] = _conflict(transitions[n], from_item(item) if item else None)
+            else:  # cancelled for another item's sake, a concurrent write, throttling
+                again.append(n)
+        return again
 
     def events(self, job_id: str, limit: int = 200) -> list[JobEvent]:
         with translated("list events"):
@@ -487,7 +490,7 @@ class DynamoJobStore:
             ).get("Item")
         if item is None or "owner" not in item:
             return []
-        return _events_of(from_item(item))[:limit]
+        return events_of(from_item(item))[:limit]
 
     def stale(self, status: JobStatus, before: float, limit: int = 100) -> list[Job]:
         if status not in INDEXED_STATUSES:
@@ -528,6 +531,15 @@ class DynamoJobStore:
 
     def expire_events(self, before: float) -> int:
         return 0  # a job's history lives in its item, as long as the job
+
+
+def _conflict(transition: Transition, stored: Mapping[str, Any] | None) -> TransitionConflict:
+    current = _job(stored)
+    return TransitionConflict(
+        f"job {transition.job.job_id} is at version "
+        f"{current.version if current else 'none'}, not {transition.job.version}",
+        current,
+    )
 
 
 def _matches(job: Job, status: JobStatus | None, job_type: str | None) -> bool:

@@ -9,21 +9,22 @@ The notifications table (``EVENTS_TABLE_NAME``; Terraform's ``events`` table) ha
   newest first when read backwards); while pending it also has ``due = "due"`` and ``next_at``,
   which puts it in the sparse GSI ``due-index`` (``due``, ``next_at``) the senders claim from;
 * the dispatcher's cursor: ``pk = "cursor"``, ``sk`` = its name, ``start`` = the first event id
-  it dispatches. The deploy makes the ``notifications`` cursor with the table (``start = "0"``:
-  from the first event on, as the local schema does); a cursor made later by
-  :meth:`start_cursor` starts at that moment (no flood of old notices).
+  it dispatches, ``positions`` = how far it read each shard of the jobs table's stream, and a
+  ``version`` its saves are conditional on. The deploy makes the ``notifications`` cursor with
+  the table (``start = "0"``: from the stream's first record on); a cursor made later by
+  :meth:`start_cursor` skips the events from before it (no flood of old notices).
 
-The events come from the jobs table's outbox (:meth:`DynamoJobStore.outbox`): each job whose
-newest events are undispatched, marked in the same conditional write that appended them. A
-delivery's id is fixed by its event and subscription and written only if absent, so a
-dispatcher that dies before it marks the job dispatched makes the same deliveries again, not new
-ones; a claim is a conditional write on ``next_at``, so two senders never take one delivery.
+The events come from the jobs table's stream (:mod:`.stream`): exactly the committed writes,
+read after the cursor's positions, which are saved after the deliveries are written and the
+notices published; no write of a job pays for its notification. A delivery's id is fixed by its
+event and subscription and written only if absent, so a dispatcher that dies before it saves
+its positions makes the same deliveries again, not new ones; a claim is a conditional write on
+``next_at``, so two senders never take one delivery.
 """
 
 from __future__ import annotations
 
 import contextlib
-import heapq
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -33,11 +34,12 @@ from jobgate.backends.fields import delivery_of, delivery_text, subscription_of,
 from jobgate.domain.ids import new_id
 from jobgate.domain.models import JobEvent
 from jobgate.domain.notices import DeliveryStatus, NoticeDelivery, Subscription
+from jobgate.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-    from jobgate.backends.aws.jobs import DynamoJobStore
+    from jobgate.backends.aws.stream import JobStream
 
 _SUBS = "sub"
 _CURSOR = "cursor"
@@ -50,11 +52,12 @@ def _deliveries_key(sub_id: str) -> str:
 class DynamoNoticeStore:
     """:class:`~jobgate.ports.SubscriptionStore` and :class:`~jobgate.ports.DeliveryStore`."""
 
-    def __init__(self, client: DynamoDBClient, table: str, jobs: DynamoJobStore) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, stream: JobStream | None) -> None:
+        """``stream``: the jobs table's stream (None: this process dispatches nothing)."""
         self._db = client
         self._table = table
-        self._jobs = jobs
-        self._starts: dict[str, str] = {}  # a cursor's start never changes once made
+        self._stream = stream
+        self._cursors: dict[str, tuple[str, dict[str, str], int]] = {}
 
     def _key(self, pk: str, sk: str) -> dict[str, Any]:
         return {"pk": {"S": pk}, "sk": {"S": sk}}
@@ -147,57 +150,68 @@ class DynamoNoticeStore:
                 ConditionExpression="attribute_not_exists(pk)",
             )
 
-    def _start(self, name: str) -> str:
-        if name in self._starts:
-            return self._starts[name]
+    def dispatch(
+        self, cursor_name: str, make: Callable[[list[JobEvent]], list[NoticeDelivery]], limit: int
+    ) -> int:
+        """The events committed after the cursor's stream positions (up to ``limit``) →
+        ``make`` → deliveries written (absent ones only) → the positions saved. A crash before
+        the save reads the same events again: the same delivery ids (kept once), the same SNS
+        message ids."""
+        if self._stream is None:
+            raise ConfigurationError(
+                "notifications on the aws backend read the jobs table's stream: set "
+                "JOBS_STREAM_ARN (Terraform and provision set it)"
+            )
+        start, positions, version = self._cursor(cursor_name)
+        # (events from before the cursor began are passed over)
+        batch = self._stream.read(positions, limit, lambda e: e.event_id >= start)
+        if batch.positions == positions:
+            return 0
+        if batch.events:
+            for delivery in make(batch.events):
+                self._put_new(delivery)
+        self._save_cursor(cursor_name, batch.positions, version)
+        return len(batch.events)
+
+    def _cursor(self, name: str) -> tuple[str, dict[str, str], int]:
+        """(start, stream positions, version) of a cursor: as last saved by this process, else
+        read."""
+        if name in self._cursors:
+            return self._cursors[name]
         with translated("read cursor"):
             item = self._db.get_item(
                 TableName=self._table, Key=self._key(_CURSOR, name), ConsistentRead=True
             ).get("Item")
         if item is None:
             raise LookupError(f"cursor {name!r} was never started (start_cursor)")
-        start = self._starts[name] = str(item["start"]["S"])
-        return start
+        positions = {k: v["S"] for k, v in item.get("positions", {}).get("M", {}).items()}
+        read = (str(item["start"]["S"]), positions, int(item.get("version", {}).get("N", "0")))
+        self._cursors[name] = read
+        return read
 
-    def dispatch(
-        self, cursor_name: str, make: Callable[[list[JobEvent]], list[NoticeDelivery]], limit: int
-    ) -> int:
-        """The outbox's oldest undispatched events (up to ``limit``, each job's in order) →
-        ``make`` → deliveries written (absent ones only) → each job marked dispatched."""
-        start = self._start(cursor_name)
-        total = 0
-        while total < limit:
-            read, moved = self._dispatch_some(start, make, limit - total)
-            total += read
-            if not moved:  # the outbox is empty
-                break
-        return total
-
-    def _dispatch_some(
-        self, start: str, make: Callable[[list[JobEvent]], list[NoticeDelivery]], limit: int
-    ) -> tuple[int, bool]:
-        """One pass over the outbox: (events dispatched, whether any job was marked)."""
-        pending = self._jobs.outbox(limit)
-        if not pending:
-            return 0, False
-        skipped: dict[str, int] = {}
-        streams: list[list[JobEvent]] = []
-        for events, published in pending:
-            fresh = events[published:]
-            old = [e for e in fresh if e.event_id < start]  # from before this cursor began
-            if events:
-                skipped[events[0].job_id] = published + len(old)
-            streams.append(fresh[len(old) :])
-        merged = heapq.merge(*streams, key=lambda e: e.event_id)
-        chosen = [e for _, e in zip(range(limit), merged, strict=False)]
-        for delivery in make(chosen):
-            self._put_new(delivery)
-        done = dict(skipped)
-        for event in chosen:
-            done[event.job_id] += 1
-        for job_id, count in done.items():
-            self._jobs.mark_dispatched(job_id, count)
-        return len(chosen), bool(done)
+    def _save_cursor(self, name: str, positions: dict[str, str], version: int) -> None:
+        start = self._cursors[name][0]
+        try:
+            with translated("save cursor"):
+                self._db.update_item(
+                    TableName=self._table,
+                    Key=self._key(_CURSOR, name),
+                    UpdateExpression="SET positions = :p, version = :next",
+                    ConditionExpression="attribute_not_exists(version) OR version = :v",
+                    ExpressionAttributeValues={
+                        ":p": {"M": {k: {"S": v} for k, v in positions.items()}},
+                        ":v": {"N": str(version)},
+                        ":next": {"N": str(version + 1)},
+                    },
+                )
+        except ConditionFailed:
+            # another dispatcher moved the cursor (it published what we did, or will): start
+            # again from its positions
+            self._cursors.pop(name, None)
+            if self._stream is not None:
+                self._stream.forget()
+            return
+        self._cursors[name] = (start, positions, version + 1)
 
     def _put_new(self, delivery: NoticeDelivery) -> None:
         with contextlib.suppress(ConditionFailed), translated("add delivery"):

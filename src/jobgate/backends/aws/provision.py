@@ -40,7 +40,7 @@ def provision(
 ) -> AwsResources:
     """Create tables, queues and the bucket named after ``prefix``; return where they are."""
     db, sqs, s3, sns = clients["dynamodb"], clients["sqs"], clients["s3"], clients["sns"]
-    db.create_table(
+    jobs = db.create_table(
         TableName=f"{prefix}-jobs",
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
@@ -49,15 +49,15 @@ def provision(
             _attr("status_shard"),
             _attr("updated_at", "N"),
             _attr("listing"),
-            _attr("outbox"),
         ],
         KeySchema=_key("job_id"),
         GlobalSecondaryIndexes=[
             _gsi("owner-index", "owner_shard", "job_id", "KEYS_ONLY"),
             _gsi("status-index", "status_shard", "updated_at", "INCLUDE", "lease_expires_at"),
             _gsi("listing-index", "listing", "job_id", "KEYS_ONLY"),
-            _gsi("outbox-index", "outbox", "job_id", "KEYS_ONLY"),
         ],
+        # notifications read the events each write appended from here (backends/aws/stream.py)
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         SSESpecification={"Enabled": True},
     )
     db.create_table(
@@ -122,4 +122,5 @@ def provision(
         dlq_url=dlq_url,
         bucket=bucket,
         notifications_topic_arn=topic,
+        jobs_stream_arn=jobs["TableDescription"]["LatestStreamArn"],
     )

@@ -133,6 +133,16 @@ class SqliteJobStore:
                 conn.execute(_INSERT_EVENT, codec.event_params(transition.event, self._retention))
         return transition.after
 
+    def transition_many(self, transitions: Sequence[Transition]) -> list[Job | TransitionConflict]:
+        results: list[Job | TransitionConflict] = []
+        with self._db.tx():  # one commit for them all (a failed compare-and-set writes nothing)
+            for transition in transitions:
+                try:
+                    results.append(self.transition(transition))
+                except TransitionConflict as conflict:
+                    results.append(conflict)
+        return results
+
     def _get_in(self, conn: sqlite3.Connection, job_id: str) -> Job | None:
         row = conn.execute(
             f"SELECT {codec.JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)
