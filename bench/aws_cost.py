@@ -7,9 +7,11 @@ moto's server runs in its own process behind ``bench/counting_proxy.py``, which 
 request at the wire, whoever makes it. jobgate is measured end to end on the aws backend, in
 three phases: submit (``JobService.submit``, one job per call, then ``submit_many`` in batches
 of ``--batch``: what ``POST /jobs`` and ``POST /jobs/batch`` do), run (a ``Worker`` draining the
-queue) and notify (the dispatcher turning the jobs' events into SNS messages, run once the
-worker is done: every job dispatched once). Celery (``pip install -e '.[bench]'``) sends as many
-no-op tasks and drains them with one worker over kombu's SQS transport.
+queue) and notify (the dispatcher reading the jobs table's stream and publishing every event to
+SNS). Twice: with one conditional write per claim and settle (the default), and with
+``JOBGATE_WORKER_BATCH_WRITES`` (a batch's in one ``TransactWriteItems``). Celery
+(``pip install -e '.[bench]'``) sends as many no-op tasks and drains them with one worker over
+kombu's SQS transport.
 
 DynamoDB's write and read units come from ``bench/capacity.py`` (item size measured here, the
 indexes each write touches read from the Terraform): moto does not bill. The price list is
@@ -68,10 +70,13 @@ def per_job(counts: dict[str, int], jobs: int) -> dict[str, float]:
     return {op: round(n / jobs, 3) for op, n in sorted(counts.items(), key=lambda kv: -kv[1])}
 
 
-def jobgate_run(endpoint: str, counts: Counts, jobs: int, batch: int) -> dict[str, Any]:
+def jobgate_run(
+    endpoint: str, counts: Counts, jobs: int, batch: int, batch_writes: bool
+) -> dict[str, Any]:
     import boto3
 
     from jobgate import bootstrap, logs
+    from jobgate.aws_settings import environment_for
     from jobgate.backends.aws import AwsResources, clients
     from jobgate.backends.aws.provision import provision
     from jobgate.registry import JobGate
@@ -82,17 +87,13 @@ def jobgate_run(endpoint: str, counts: Counts, jobs: int, batch: int) -> dict[st
     session = boto3.session.Session()
     empty = AwsResources(REGION, "", "", "", "", "", "", endpoint)
     made = provision(clients(empty, session), f"cost{uuid.uuid4().hex[:6]}", REGION)
-    os.environ.update(
-        JOBS_TABLE_NAME=made.jobs_table, EVENTS_TABLE_NAME=made.events_table,
-        USERS_TABLE_NAME=made.users_table, JOBS_QUEUE_URL=made.queue_url,
-        JOBS_DLQ_URL=made.dlq_url, S3_BUCKET_NAME=made.bucket,
-        NOTIFICATIONS_TOPIC_ARN=made.notifications_topic_arn or "",
-    )  # fmt: skip
+    os.environ.update(environment_for(made))
     app = JobGate()
     app.job("noop")(lambda payload, ctx: None)
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, backend="aws", admin_key="x" * 24, data_dir=Path("/tmp/jobgate-bench"),
         worker_concurrency=4, worker_prefetch=10, poll_wait_seconds=1, metrics=False,
+        worker_batch_writes=batch_writes,
     )  # fmt: skip
     services = bootstrap.build(settings, app)
     notifier = services.notifier()
@@ -186,7 +187,9 @@ def celery_run(proxy: str, counts: Counts, jobs: int) -> dict[str, Any] | None:
     }
 
 
-def cost(result: dict[str, Any], submit: str, batch_submit: int) -> dict[str, Any]:
+def cost(
+    result: dict[str, Any], submit: str, batch_submit: int, batch_writes: bool
+) -> dict[str, Any]:
     """List-price cost per million jobs: SQS and SNS from the requests counted, DynamoDB from
     the capacity model (measured item size and dispatches), Lambda for SQS batches of 10."""
     import capacity
@@ -196,7 +199,7 @@ def cost(result: dict[str, Any], submit: str, batch_submit: int) -> dict[str, An
               if k.startswith("sqs:"))  # fmt: skip
     sns_messages = sum(v for k, v in phases["notify"].items() if k.startswith("sns:")) * 10
     load = capacity.Load(rate=1, tenant_rate=1, duration=0.01, batch_submit=batch_submit,
-                         polls_per_job=0,
+                         polls_per_job=0, batched_transitions=batch_writes,
                          payload_bytes=max(0, result["item_bytes"] - 400 - 3 * 160))  # fmt: skip
     units = capacity.model(load, capacity.tables_from_terraform())["per_job"]
     price = capacity.PRICE
@@ -236,15 +239,17 @@ def main() -> None:
             AWS_DEFAULT_REGION=REGION, AWS_ENDPOINT_URL=endpoint, AWS_EC2_METADATA_DISABLED="true",
         )  # fmt: skip
         counts = Counts(endpoint)
-        jobgate = jobgate_run(endpoint, counts, args.jobs, args.batch)
-        jobgate["cost_one_per_request"] = cost(jobgate, "submit_one_per_request", 1)
-        jobgate[f"cost_batches_of_{args.batch}"] = cost(
-            jobgate, f"submit_batches_of_{args.batch}", args.batch
-        )
-        celery = celery_run(endpoint, counts, args.jobs)
-        print(json.dumps({"jobs": args.jobs, "jobgate": jobgate, "celery_sqs": celery,
-                          "aims": {"one_per_request": 3.5, f"batches_of_{args.batch}": 1.6}},
-                         indent=2))  # fmt: skip
+        report: dict[str, Any] = {"jobs": args.jobs}
+        for name, batch_writes in (("jobgate", False), ("jobgate_batch_writes", True)):
+            result = jobgate_run(endpoint, counts, args.jobs, args.batch, batch_writes)
+            result["cost_one_per_request"] = cost(result, "submit_one_per_request", 1, batch_writes)
+            result[f"cost_batches_of_{args.batch}"] = cost(
+                result, f"submit_batches_of_{args.batch}", args.batch, batch_writes
+            )
+            report[name] = result
+        report["celery_sqs"] = celery_run(endpoint, counts, args.jobs)
+        report["aims"] = {"one_per_request": 3.5, f"batches_of_{args.batch}": 1.6}
+        print(json.dumps(report, indent=2))
     finally:
         for process in (proxy, moto):
             process.terminate()

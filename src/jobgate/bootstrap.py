@@ -63,6 +63,7 @@ class Services:
             visibility_timeout=self.settings.visibility_timeout,
             backoff=Backoff(self.settings.retry_base_seconds, self.settings.retry_cap_seconds),
             inline_result_bytes=self.settings.inline_result_bytes,
+            batch_writes=self.settings.worker_batch_writes,
             clock=self.clock,
         )
 
@@ -80,8 +81,10 @@ class Services:
             poll_wait_seconds=s.poll_wait_seconds,
             heartbeat_interval=s.heartbeat_interval,
             grace_seconds=s.shutdown_grace_seconds,
-            # settling many runs in one transaction only pays where atomic() is one (SQLite)
-            group_commit=self.backend.inline_io,
+            # finished runs are settled together where that is one write: a transaction on
+            # SQLite, a TransactWriteItems on DynamoDB with JOBGATE_WORKER_BATCH_WRITES
+            group_commit=self.backend.inline_io or s.worker_batch_writes,
+            await_settle=not self.backend.inline_io,
         )
 
     def housekeeper(self) -> Housekeeper:

@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     worker_batch_window_ms: float = Field(
         5.0, ge=0, le=1000, description="Wait this long for a fuller batch once one job arrived."
     )
+    worker_batch_writes: bool = Field(
+        False,
+        description=(
+            "Store a received batch's claims, and the settles of runs that finish together, in "
+            "one request where the backend needs one per job: on DynamoDB a TransactWriteItems "
+            "(fewer requests, but each item bills twice). SQLite always writes a batch in one "
+            "transaction."
+        ),
+    )
     poll_wait_seconds: float = Field(20.0, ge=0, le=20)
     shutdown_grace_seconds: float = Field(30.0, ge=0)
     retry_base_seconds: float = Field(1.0, gt=0)

@@ -279,6 +279,8 @@ def test_kill_9_reruns_only_the_handlers_that_were_running(
     effects_file = tmp_path / "effects.log"
     concurrency = 4
     settings = {**FAST, **stack, "test_effects": effects_file, "worker_concurrency": concurrency}
+    if stack:  # aws: the batches' claims and settles in one request each, the slower path here
+        settings["worker_batch_writes"] = True
     services = ledger(data, stack)
     try:
         # given a worker busy with a stream of short jobs

@@ -236,3 +236,57 @@ def test_stopping_a_worker_leaves_no_thread_behind(services: Services) -> None:
     # then its pool threads, its monitor and its poll thread are all gone
     leftover = wait_for(lambda: not (set(threading.enumerate()) - before), timeout=5)
     assert leftover, [t.name for t in set(threading.enumerate()) - before]
+
+
+def test_a_batch_claims_together_and_a_lost_race_is_decided_again_alone(
+    services: Services,
+) -> None:
+    # given three queued jobs, a worker that read them, and another worker that then claims one
+    # and a client that cancels another
+    jobs = [services.jobs.submit("alice", "echo", n)[0] for n in range(3)]
+    deliveries = services.backend.queue.receive(3, 0, 30)
+    assert len(deliveries) == 3
+    executor = services.executor("w1")
+    read = executor.claimer.read_jobs(deliveries)
+    services.executor("w2").claimer.begin(deliveries[1])
+    services.jobs.cancel("alice", jobs[2].job_id)
+    executor.claimer.read_jobs = lambda _: read  # type: ignore[method-assign,assignment]  # stale read
+    # when the first worker claims its batch
+    begun = executor.claimer.begin_many(deliveries)
+    # then the untouched job is its run, and the others are decided again on what is stored:
+    # a live lease elsewhere (the message comes back later), a finished job (acked)
+    by_job = {d.message_id: b for d, b in zip(deliveries, begun, strict=True)}
+    ids = {d.message_id: d for d in deliveries}
+    outcomes = {
+        json.loads(ids[m].body)["job_id"]: type(b).__name__ + ":" + getattr(b, "disposition", "")
+        for m, b in by_job.items()
+    }
+    assert outcomes[jobs[0].job_id] == "Run:"
+    assert outcomes[jobs[1].job_id] == "MessageAction:release"
+    assert outcomes[jobs[2].job_id] == "MessageAction:ack"
+    claimed = services.backend.jobs.get(jobs[0].job_id)
+    assert claimed is not None and claimed.lease_owner == "w1" and claimed.attempt == 1
+
+
+def test_runs_settled_together_survive_a_concurrent_write(services: Services) -> None:
+    # given two claimed runs, and a cancel request the first run's copy has not seen
+    for n in range(2):
+        services.jobs.submit("alice", "echo", n)
+    deliveries = services.backend.queue.receive(2, 0, 30)
+    executor = services.executor("w1")
+    runs = executor.begin_many(deliveries)
+    assert len(runs) == 2
+    services.jobs.cancel("alice", runs[0].job.job_id)  # processing: cancel requested
+    # when both finish and are settled together
+    from jobgate.services.attempt import Outcome
+
+    executor.finish_many([(run, Outcome(result={"ok": n})) for n, run in enumerate(runs)])
+    # then the one whose write met the cancel is decided again on the stored job, as a lone
+    # settle would be (the handler finished: completed), and the other completed at once
+    for n, run in enumerate(runs):
+        stored = services.backend.jobs.get(run.job.job_id)
+        assert stored is not None and stored.status is JobStatus.COMPLETED
+        assert stored.result == {"ok": n}
+        kinds = [e.kind.value for e in services.backend.jobs.events(run.job.job_id)]
+        assert kinds[0] == "submitted" and kinds[-1] == "completed"
+    assert services.backend.queue.stats().in_flight == 0  # both messages acked

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +85,22 @@ class Run:
     def key(self) -> tuple[str, int]:
         """(job id, attempt): a timed-out attempt may still run beside the next one."""
         return (self.job.job_id, self.job.attempt)
+
+
+def store_all(
+    jobs: JobStore, transitions: Sequence[Transition], together: bool
+) -> list[Job | TransitionConflict]:
+    """Each transition stored, or the conflict it met, in order: in one
+    ``JobStore.transition_many`` when ``together``, else one ``transition`` each."""
+    if together:
+        return jobs.transition_many(transitions)
+    results: list[Job | TransitionConflict] = []
+    for transition in transitions:
+        try:
+            results.append(jobs.transition(transition))
+        except TransitionConflict as conflict:
+            results.append(conflict)
+    return results
 
 
 def write_fenced(jobs: JobStore, run: Run, decide: Callable[[Job], Transition]) -> Job:

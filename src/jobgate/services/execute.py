@@ -53,6 +53,7 @@ class Executor:
         visibility_timeout: float,
         backoff: Backoff,
         inline_result_bytes: int,
+        batch_writes: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._b = backend
@@ -62,13 +63,18 @@ class Executor:
         self._clock = clock
         self._log = get_logger(worker_id=worker_id)
         self.claimer = Claimer(
-            backend, worker_id=worker_id, lease_seconds=visibility_timeout, clock=clock
+            backend,
+            worker_id=worker_id,
+            lease_seconds=visibility_timeout,
+            batch_writes=batch_writes,
+            clock=clock,
         )
         self.settler = Settler(
             backend,
             worker_id=worker_id,
             backoff=backoff,
             inline_result_bytes=inline_result_bytes,
+            batch_writes=batch_writes,
             clock=clock,
         )
 
@@ -88,17 +94,23 @@ class Executor:
             return self.claimer.begin(delivery, known)
 
     def begin_many(self, deliveries: Sequence[Delivery]) -> list[Run]:
-        """Claim a batch (one read for all the jobs, one ``atomic()`` scope: one transaction
-        locally) and act at once on the messages that are not to run."""
-        known = self.read_jobs(deliveries)
+        """Claim a batch (one read for all the jobs, the claims stored together, one
+        ``atomic()`` scope: one transaction locally) and act at once on the messages that are
+        not to run."""
         runs: list[Run] = []
-        with self._b.atomic():
+        with contextlib.ExitStack() as spans:
             for delivery in deliveries:
-                begun = self.begin(delivery, known.get(delivery.message_id))
-                if isinstance(begun, Run):
-                    runs.append(begun)
-                else:
-                    self.apply(delivery, begun)
+                spans.enter_context(tracing.span(
+                    "jobgate.claim", parent=delivery.attributes.get("traceparent"),
+                    kind="consumer", message_id=delivery.message_id,
+                ))  # fmt: skip
+            with self._b.atomic():
+                begun = self.claimer.begin_many(deliveries)
+                for delivery, outcome in zip(deliveries, begun, strict=True):
+                    if isinstance(outcome, Run):
+                        runs.append(outcome)
+                    else:
+                        self.apply(delivery, outcome)
         return runs
 
     def process(self, delivery: Delivery) -> MessageAction:
@@ -188,17 +200,25 @@ class Executor:
         return action
 
     def finish_many(self, finished: Sequence[tuple[Run, Outcome]]) -> None:
-        """:meth:`finish` for several runs; where the backend can, in one transaction (a
-        savepoint each, so one run's failure leaves the others' writes intact)."""
+        """:meth:`finish` for several runs: their writes stored together
+        (:meth:`~jobgate.services.settling.Settler.settle_many`: one transaction locally, one
+        request on DynamoDB) and their messages acted on together."""
         # Lock order: every run's lock first, then the transaction (which takes the database's
         # write lock). Heartbeats and progress take a run's lock, then the write lock; taking
         # them the other way round here deadlocked the two.
-        with contextlib.ExitStack() as locks:
-            for run, _ in finished:
-                locks.enter_context(run.lock)
+        with contextlib.ExitStack() as held:
+            for run, outcome in finished:
+                held.enter_context(run.lock)
+                held.enter_context(tracing.span(
+                    "jobgate.settle", parent=run.job.trace_parent
+                    or run.delivery.attributes.get("traceparent"),
+                    job_id=run.job.job_id, failed=outcome.error is not None,
+                ))  # fmt: skip
             with self._b.atomic():
-                for run, outcome in finished:
-                    self.finish(run, outcome)
+                actions = self.settler.settle_many(finished)
+                self.apply_many(
+                    [(run.delivery, a) for (run, _), a in zip(finished, actions, strict=True)]
+                )
 
     def expire(self, run: Run) -> MessageAction:
         """The attempt ran past its timeout: settle it as a retryable failure and act."""

@@ -9,14 +9,17 @@
 Every write is fenced (:func:`~jobgate.services.attempt.write_fenced`). An attempt is settled
 once: the first of the handler, the watchdog (timeout) and shutdown wins; later outcomes are
 discarded. Settling writes only the ledger; the runtime acts on the returned
-:class:`~jobgate.services.attempt.MessageAction`.
+:class:`~jobgate.services.attempt.MessageAction`. Runs finished together are settled together
+(:meth:`Settler.settle_many`): their writes in one transaction locally, in one request on
+DynamoDB with ``batch_writes``; a run whose write met a conflict is settled again alone, on the
+stored job.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -24,10 +27,17 @@ from jobgate.domain import transitions as verbs
 from jobgate.domain.models import Job, JobError, JobStatus
 from jobgate.domain.retry import Backoff
 from jobgate.domain.transitions import Transition
-from jobgate.errors import JobFailure, JobGateError, LeaseLost, ValidationFailed
+from jobgate.errors import (
+    IllegalTransition,
+    JobFailure,
+    JobGateError,
+    LeaseLost,
+    TransitionConflict,
+    ValidationFailed,
+)
 from jobgate.logs import get_logger
 from jobgate.ports import Backend
-from jobgate.services.attempt import MessageAction, Outcome, Run, write_fenced
+from jobgate.services.attempt import MessageAction, Outcome, Run, store_all, write_fenced
 from jobgate.services.jobs import result_key
 
 
@@ -39,9 +49,11 @@ class Settler:
         worker_id: str,
         backoff: Backoff,
         inline_result_bytes: int,
+        batch_writes: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._b = backend
+        self._together = batch_writes
         self._backoff = backoff
         self._inline_result_bytes = inline_result_bytes
         self._clock = clock
@@ -49,7 +61,63 @@ class Settler:
 
     def settle(self, run: Run, outcome: Outcome) -> MessageAction:
         """Decide and store what ``outcome`` means for the job. Never raises."""
-        return self._once(run, lambda: self._decide(run, outcome))
+
+        def step() -> MessageAction:
+            decide, action = self._plan(run, outcome)
+            write_fenced(self._b.jobs, run, decide)
+            return action
+
+        return self._once(run, step)
+
+    def settle_many(self, finished: Sequence[tuple[Run, Outcome]]) -> list[MessageAction]:
+        """:meth:`settle` for several runs (the caller holds their locks), in order: their
+        writes stored together; one that met a conflict is written again alone through
+        :func:`~jobgate.services.attempt.write_fenced` (decided again on the stored job)."""
+        steps: list[Callable[[], MessageAction]] = []
+        planned: list[tuple[int, Callable[[Job], Transition], MessageAction, Transition]] = []
+        for run, outcome in finished:
+            if run.settled:  # _once says so, and leaves the message
+                steps.append(partial(MessageAction.leave, "discarded"))
+                continue
+            try:
+                decide, action = self._plan(run, outcome)
+                planned.append((len(steps), decide, action, decide(run.job)))
+                steps.append(partial(MessageAction.leave))  # replaced below
+            except IllegalTransition as exc:  # our copy allows no write: the lease is lost
+                run.cancel.set()
+                lost = LeaseLost(f"job {run.job.job_id} attempt {run.job.attempt}: {exc}", None)
+                steps.append(partial(_raise, lost))
+            except JobGateError as exc:  # storage trouble (a result blob): leave it
+                steps.append(partial(_raise, exc))
+        stored: list[Job | TransitionConflict | JobGateError]
+        try:
+            stored = list(store_all(self._b.jobs, [p[3] for p in planned], self._together))
+        except JobGateError as exc:
+            stored = [exc] * len(planned)
+        for (index, decide, action, _), result in zip(planned, stored, strict=True):
+            steps[index] = partial(self._stored, finished[index][0], decide, action, result)
+        return [self._once(run, step) for (run, _), step in zip(finished, steps, strict=True)]
+
+    def _stored(
+        self,
+        run: Run,
+        decide: Callable[[Job], Transition],
+        action: MessageAction,
+        result: Job | TransitionConflict | JobGateError,
+    ) -> MessageAction:
+        """What a batched write came to: the run's new record, or its write again alone."""
+        if isinstance(result, TransitionConflict):
+            if result.current is None:
+                raise LeaseLost(f"job {run.job.job_id} vanished", None)
+            run.job = result.current
+            if result.current.cancel_requested:
+                run.cancel.set()
+            write_fenced(self._b.jobs, run, decide)
+        elif isinstance(result, JobGateError):
+            raise result
+        else:
+            run.job = result
+        return action
 
     def expire(self, run: Run, limit: float) -> MessageAction:
         """The attempt ran past ``limit`` seconds: a retryable failure; the handler is told."""
@@ -62,7 +130,7 @@ class Settler:
         run.cancel.set()
 
         def requeue() -> MessageAction:
-            self._write(run, partial(verbs.requeue, reason=reason))
+            write_fenced(self._b.jobs, run, self._bound(run, partial(verbs.requeue, reason=reason)))
             return MessageAction.release(0, "released")
 
         return self._once(run, requeue)
@@ -87,13 +155,21 @@ class Settler:
         log.info("job_settled", status=action.status, job_type=run.job.type)
         return action
 
-    def _write(self, run: Run, verb: Callable[..., Transition]) -> Job:
+    def _bound(self, run: Run, verb: Callable[..., Transition]) -> Callable[[Job], Transition]:
+        """``verb`` for this run's attempt, now: the ``decide`` of a fenced write."""
         attempt, now = run.job.attempt, self._clock()
-        return write_fenced(self._b.jobs, run, lambda job: verb(job, attempt=attempt, now=now))
+        return lambda job: verb(job, attempt=attempt, now=now)
 
-    def _decide(self, run: Run, outcome: Outcome) -> MessageAction:
+    def _plan(
+        self, run: Run, outcome: Outcome
+    ) -> tuple[Callable[[Job], Transition], MessageAction]:
+        """What to store (a verb bound to the run's attempt) and what to do with the message.
+        A large result is stored as a blob here, before the ledger write that points at it."""
         if self._cancel_requested(run):
-            return self._cancelled(run)  # whatever the handler did after it was told to stop
+            # whatever the handler did after it was told to stop
+            return self._bound(run, verbs.cancel_attempt), MessageAction.ack(
+                JobStatus.CANCELLED.value
+            )
         if outcome.error is None:
             return self._completed(run, outcome.result)
         return self._failed(run, outcome.error)
@@ -107,29 +183,35 @@ class Settler:
         current = self._b.jobs.get(run.job.job_id)
         return bool(current and current.attempt == run.job.attempt and current.cancel_requested)
 
-    def _completed(self, run: Run, result: Any) -> MessageAction:
+    def _completed(
+        self, run: Run, result: Any
+    ) -> tuple[Callable[[Job], Transition], MessageAction]:
         encoded = json.dumps(result, separators=(",", ":"), ensure_ascii=False).encode()
         artifacts = tuple(run.artifacts.values())
+        done = MessageAction.ack(JobStatus.COMPLETED.value)
         if len(encoded) > self._inline_result_bytes:
             key = result_key(run.job.owner, run.job.job_id)
             ref = self._b.blobs.put(key, encoded, "application/json")
-            self._write(run, partial(verbs.complete, result_ref=ref, artifacts=artifacts))
-        else:
-            self._write(run, partial(verbs.complete, result=result, artifacts=artifacts))
-        return MessageAction.ack(JobStatus.COMPLETED.value)
+            return self._bound(
+                run, partial(verbs.complete, result_ref=ref, artifacts=artifacts)
+            ), done
+        return self._bound(run, partial(verbs.complete, result=result, artifacts=artifacts)), done
 
-    def _cancelled(self, run: Run) -> MessageAction:
-        self._write(run, verbs.cancel_attempt)
-        return MessageAction.ack(JobStatus.CANCELLED.value)
-
-    def _failed(self, run: Run, exc: BaseException) -> MessageAction:
+    def _failed(
+        self, run: Run, exc: BaseException
+    ) -> tuple[Callable[[Job], Transition], MessageAction]:
         retryable = (
             exc.retryable if isinstance(exc, JobFailure) else not isinstance(exc, ValidationFailed)
         )
         error = JobError(type(exc).__name__, str(exc)[:2000] or type(exc).__name__, retryable)
         if retryable and run.job.attempt < run.job.max_attempts:
             delay = self._backoff.delay(run.job.attempt)
-            self._write(run, partial(verbs.schedule_retry, error=error, delay=delay))
-            return MessageAction.release(delay, "retry")
-        self._write(run, partial(verbs.fail, error=error))
-        return MessageAction.bury(JobStatus.FAILED.value)
+            retry = partial(verbs.schedule_retry, error=error, delay=delay)
+            return self._bound(run, retry), MessageAction.release(delay, "retry")
+        return self._bound(run, partial(verbs.fail, error=error)), MessageAction.bury(
+            JobStatus.FAILED.value
+        )
+
+
+def _raise(exc: JobGateError) -> MessageAction:
+    raise exc

@@ -13,8 +13,10 @@ in Python, handing every job from thread to thread costs more than a no-op job i
   ``batch_window`` ago. With ``group_commit`` (a backend whose ``atomic()`` is a transaction:
   SQLite) the list is settled in one transaction, a savepoint each, messages included. Without
   (network backends, where a batch would only serialise the writes) each thread settles its own
-  run at once, in parallel, and the list batches only the message acknowledgements. So no
-  finished run waits longer than about one batching window (a few milliseconds), and a
+  run at once, in parallel, and the list batches only the message acknowledgements. With
+  ``JOBGATE_WORKER_BATCH_WRITES`` on a network backend the list is settled in one request, and
+  each thread waits for the batch holding its run before it takes new work. So no finished run
+  waits longer than about one batching window (a few milliseconds) plus one write, and a
   ``kill -9`` re-runs only handlers that were running or had just finished.
 * Capacity is ``concurrency + prefetch`` claimed runs per process; waiting runs are leased,
   and heartbeated like running ones, so a backlog never outlives its lease.
@@ -56,6 +58,7 @@ class Worker:
         grace_seconds: float,
         batch_window: float,
         group_commit: bool,
+        await_settle: bool = False,
         on_idle: Callable[[], None] | None = None,
     ) -> None:
         self._executor = executor
@@ -67,6 +70,7 @@ class Worker:
         self._grace = grace_seconds
         self._batch_window = batch_window
         self._group_commit = group_commit
+        self._await_settle = await_settle
         self._on_idle = on_idle
         self._stopping = threading.Event()
         self._stopped = threading.Event()  # run() has returned: the monitor ends too
@@ -80,6 +84,7 @@ class Worker:
         self._finished: list[tuple[Run, Outcome, MessageAction | None]] = []
         self._first_finished = 0.0  # monotonic time the oldest of them finished
         self._finished_added = threading.Condition(self._lock)  # wakes the flusher
+        self._settled = threading.Condition(self._lock)  # a batch of runs was settled
         self._settling = threading.Lock()  # held by the thread that settles for everyone
         self._log = get_logger(worker_id=executor.worker_id)
         self.processed = 0
@@ -149,9 +154,19 @@ class Worker:
                     now = len(self._finished) >= _SETTLE_EVERY or not self._backlog
                 if now:
                     self._settle_finished()
+                if self._await_settle and action is None:
+                    self._wait_settled(run)
         finally:
             self._settle_finished()
             close_thread_loop()
+
+    def _wait_settled(self, run: Run) -> None:
+        """Group commit on a network backend: this thread takes no new work until the batch
+        holding its run is settled, so at most one finished run per thread is ever unsettled
+        (a ``kill -9`` re-runs no backlog of them, however slow a batch write is)."""
+        with self._lock:
+            while run.key in self._runs and not self._stopped.is_set():
+                self._settled.wait(0.25)
 
     def _flush(self) -> None:
         """Settle finished runs once the oldest has waited ``batch_window``."""
@@ -260,6 +275,7 @@ class Worker:
             for run, _, _ in finished:
                 self._runs.pop(run.key, None)
             self.processed += len(finished)
+            self._settled.notify_all()
 
     # -- monitor and shutdown -------------------------------------------------------------------
 
