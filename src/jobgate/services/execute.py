@@ -199,10 +199,13 @@ class Executor:
             self.apply(run.delivery, action)
         return action
 
-    def finish_many(self, finished: Sequence[tuple[Run, Outcome]]) -> None:
+    def finish_many(
+        self, finished: Sequence[tuple[Run, Outcome]], act: bool = True
+    ) -> list[MessageAction]:
         """:meth:`finish` for several runs: their writes stored together
         (:meth:`~jobgate.services.settling.Settler.settle_many`: one transaction locally, one
-        request on DynamoDB) and their messages acted on together."""
+        request on DynamoDB with ``batch_writes``) and, when ``act``, their messages acted on
+        together. Returns the actions."""
         # Lock order: every run's lock first, then the transaction (which takes the database's
         # write lock). Heartbeats and progress take a run's lock, then the write lock; taking
         # them the other way round here deadlocked the two.
@@ -216,9 +219,11 @@ class Executor:
                 ))  # fmt: skip
             with self._b.atomic():
                 actions = self.settler.settle_many(finished)
-                self.apply_many(
-                    [(run.delivery, a) for (run, _), a in zip(finished, actions, strict=True)]
-                )
+                if act:
+                    self.apply_many(
+                        [(run.delivery, a) for (run, _), a in zip(finished, actions, strict=True)]
+                    )
+        return actions
 
     def expire(self, run: Run) -> MessageAction:
         """The attempt ran past its timeout: settle it as a retryable failure and act."""

@@ -35,10 +35,11 @@ import threading
 import time
 from collections.abc import Callable
 
+from jobgate.domain.models import Delivery
 from jobgate.errors import JobGateError
 from jobgate.logs import get_logger
 from jobgate.ports import JobQueue
-from jobgate.services.attempt import MessageAction, Outcome, Run
+from jobgate.services.attempt import Disposition, MessageAction, Outcome, Run
 from jobgate.services.execute import Executor, close_thread_loop
 
 _MAX_BATCH = 10  # SQS's receive maximum
@@ -59,6 +60,7 @@ class Worker:
         batch_window: float,
         group_commit: bool,
         await_settle: bool = False,
+        ack_linger: float = 0.0,
         on_idle: Callable[[], None] | None = None,
     ) -> None:
         self._executor = executor
@@ -71,6 +73,7 @@ class Worker:
         self._batch_window = batch_window
         self._group_commit = group_commit
         self._await_settle = await_settle
+        self._acks = _LingeringAcks(executor, ack_linger) if ack_linger > 0 else None
         self._on_idle = on_idle
         self._stopping = threading.Event()
         self._stopped = threading.Event()  # run() has returned: the monitor ends too
@@ -85,6 +88,7 @@ class Worker:
         self._first_finished = 0.0  # monotonic time the oldest of them finished
         self._finished_added = threading.Condition(self._lock)  # wakes the flusher
         self._settled = threading.Condition(self._lock)  # a batch of runs was settled
+        self._unsettled = 0  # finished runs (group commit) whose settle has not ended
         self._settling = threading.Lock()  # held by the thread that settles for everyone
         self._log = get_logger(worker_id=executor.worker_id)
         self.processed = 0
@@ -119,6 +123,8 @@ class Worker:
                 self._finished_added.notify_all()
             monitor.join(2.0)
             flusher.join(2.0)
+            if self._acks is not None:
+                self._acks.flush()
         self._log.info("worker_stopped", processed=self.processed)
 
     # -- consumer threads -----------------------------------------------------------------------
@@ -151,6 +157,7 @@ class Worker:
                         self._first_finished = time.monotonic()
                         self._finished_added.notify()
                     self._finished.append((run, outcome, action))
+                    self._unsettled += action is None
                     now = len(self._finished) >= _SETTLE_EVERY or not self._backlog
                 if now:
                     self._settle_finished()
@@ -161,19 +168,27 @@ class Worker:
             close_thread_loop()
 
     def _wait_settled(self, run: Run) -> None:
-        """Group commit on a network backend: this thread takes no new work until the batch
-        holding its run is settled, so at most one finished run per thread is ever unsettled
-        (a ``kill -9`` re-runs no backlog of them, however slow a batch write is)."""
+        """Group commit on a network backend: while ``concurrency`` finished runs wait to be
+        settled, this thread takes no new work until its own is, so a ``kill -9`` re-runs at
+        most that many finished runs besides the running ones, however slow a batch write is
+        (and a batch still gathers runs from every thread)."""
         with self._lock:
-            while run.key in self._runs and not self._stopped.is_set():
+            while (
+                run.key in self._runs
+                and self._unsettled >= self._concurrency
+                and not self._stopped.is_set()
+            ):
                 self._settled.wait(0.25)
 
     def _flush(self) -> None:
-        """Settle finished runs once the oldest has waited ``batch_window``."""
+        """Settle finished runs once the oldest has waited ``batch_window`` (and send the
+        acknowledgements that lingered long enough)."""
         while not self._stopped.is_set():
+            if self._acks is not None:
+                self._acks.flush_due()
             with self._lock:
                 if not self._finished:
-                    self._finished_added.wait(0.25)
+                    self._finished_added.wait(0.25 if self._acks is None else self._acks.due())
                     continue
                 due = self._first_finished + self._batch_window - time.monotonic()
                 if due > 0:
@@ -264,18 +279,26 @@ class Worker:
         settled = [(run.delivery, action) for run, _, action in finished if action is not None]
         try:
             if unsettled:
-                self._executor.finish_many(unsettled)
+                actions = self._executor.finish_many(unsettled, act=self._acks is None)
+                if self._acks is not None:
+                    settled += [
+                        (r.delivery, a) for (r, _), a in zip(unsettled, actions, strict=True)
+                    ]
+            if self._acks is not None:
+                settled = self._acks.keep(settled)
             if settled:
                 self._executor.apply_many(settled)
         except JobGateError as exc:
             # The batch failed: its messages come back after their visibility timeout and the
             # next delivery converges.
             self._log.error("settle_failed", error=str(exc), runs=len(finished))
-        with self._lock:
-            for run, _, _ in finished:
-                self._runs.pop(run.key, None)
-            self.processed += len(finished)
-            self._settled.notify_all()
+        finally:
+            with self._lock:
+                for run, _, _ in finished:
+                    self._runs.pop(run.key, None)
+                self.processed += len(finished)
+                self._unsettled -= len(unsettled)
+                self._settled.notify_all()
 
     # -- monitor and shutdown -------------------------------------------------------------------
 
@@ -329,3 +352,58 @@ class Worker:
                 self._log.error("abandon_failed", job_id=run.job.job_id, error=str(exc))
             with self._lock:
                 self._runs.pop(run.key, None)
+
+
+class _LingeringAcks:
+    """On a network backend, the acknowledgements of settled runs wait up to ``linger``
+    seconds for more, so deletes go ten to a request instead of a few. Safe: a job's state is
+    stored before its message is acknowledged; a message whose delete a crash lost comes back,
+    finds its job finished and is acknowledged then."""
+
+    def __init__(self, executor: Executor, linger: float) -> None:
+        self._executor = executor
+        self._linger = linger
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[Delivery, MessageAction]] = []
+        self._since = 0.0
+
+    def keep(
+        self, actions: list[tuple[Delivery, MessageAction]]
+    ) -> list[tuple[Delivery, MessageAction]]:
+        """Keep the acknowledgements among ``actions``; return the rest (to act on now).
+        Sends full batches of ten at once."""
+        acks = [(d, a) for d, a in actions if a.disposition is Disposition.ACK]
+        full: list[tuple[Delivery, MessageAction]] = []
+        with self._lock:
+            if acks and not self._waiting:
+                self._since = time.monotonic()
+            self._waiting += acks
+            while len(self._waiting) >= _MAX_BATCH:
+                full += self._waiting[:_MAX_BATCH]
+                self._waiting = self._waiting[_MAX_BATCH:]
+                self._since = time.monotonic()
+        if full:
+            self._executor.apply_many(full)
+        return [(d, a) for d, a in actions if a.disposition is not Disposition.ACK]
+
+    def due(self) -> float:
+        """Seconds until the oldest waiting acknowledgement must go (0.25 when none waits)."""
+        with self._lock:
+            if not self._waiting:
+                return 0.25
+            return max(0.001, self._since + self._linger - time.monotonic())
+
+    def flush_due(self) -> None:
+        with self._lock:
+            if not self._waiting or time.monotonic() - self._since < self._linger:
+                return
+        self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            waiting, self._waiting = self._waiting, []
+        if waiting:
+            try:
+                self._executor.apply_many(waiting)
+            except JobGateError as exc:  # they come back, find their jobs finished: acked then
+                get_logger(component="worker").warning("ack_failed", error=str(exc))
