@@ -32,6 +32,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--batch-writes", action="store_true",
+                        help="JOBGATE_WORKER_BATCH_WRITES (transactions)")  # fmt: skip
+    parser.add_argument("--no-celery", action="store_true", help="skip the Celery baseline")
     args = parser.parse_args()
 
     import socket
@@ -78,6 +81,7 @@ def main() -> None:
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, backend="aws", admin_key="x" * 24, data_dir=Path("/tmp/jobgate-bench"),
         worker_concurrency=args.concurrency, worker_prefetch=10, poll_wait_seconds=1,
+        worker_batch_writes=args.batch_writes,
     )  # fmt: skip
     services = bootstrap.build(settings, app)
     for n in range(args.jobs):
@@ -104,12 +108,13 @@ def main() -> None:
     thread.join(30)
 
     baseline = raw_drain(session, endpoint, args.jobs)
-    celery = celery_drain(endpoint, args.jobs, args.concurrency)
+    celery = None if args.no_celery else celery_drain(endpoint, args.jobs, args.concurrency)
     total_calls = sum(calls.values())
     print(json.dumps({
         "jobs": args.jobs,
         "queue_depth_at_start": depth,
         "worker_concurrency": args.concurrency,
+        "batch_writes": args.batch_writes,
         "jobs_per_s": round(args.jobs / elapsed, 1),
         "aws_calls_per_job": round(total_calls / args.jobs, 2),
         "aws_calls_by_operation": dict(calls.most_common()),
