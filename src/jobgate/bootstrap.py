@@ -164,6 +164,10 @@ class Services:
             deliverer,
             concurrency=s.notify_concurrency,
             idle_wait=s.notify_poll_seconds,
+            # SQLite reads cost nothing: no back-off there
+            idle_max=s.notify_poll_seconds
+            if self.backend.inline_io
+            else max(s.notify_poll_seconds, s.notify_idle_max_seconds),
         )
 
     def cron(self) -> CronHandler:

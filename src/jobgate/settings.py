@@ -123,6 +123,13 @@ class Settings(BaseSettings):
     )
     notify_concurrency: int = Field(8, ge=1, le=64, description="Sender threads for notices.")
     notify_poll_seconds: float = Field(0.05, gt=0, le=60, description="Notifier idle wait.")
+    notify_idle_max_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="On a network backend (aws), an idle notifier doubles its wait up to this "
+        "(each pass reads the stream and the due deliveries: requests that are billed).",
+    )
     notify_lambda_poll_seconds: float = Field(
         0.0,
         ge=0,

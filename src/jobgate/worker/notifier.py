@@ -16,12 +16,21 @@ from jobgate.services.notify import Deliverer, Dispatcher
 
 class Notifier:
     def __init__(
-        self, dispatcher: Dispatcher, deliverer: Deliverer, *, concurrency: int, idle_wait: float
+        self,
+        dispatcher: Dispatcher,
+        deliverer: Deliverer,
+        *,
+        concurrency: int,
+        idle_wait: float,
+        idle_max: float | None = None,
     ) -> None:
+        """``idle_wait``: the pause after a pass that found nothing; each further idle pass
+        doubles it, up to ``idle_max`` (default: no back-off); a busy pass resets it."""
         self._dispatcher = dispatcher
         self._deliverer = deliverer
         self._concurrency = concurrency
         self._idle_wait = idle_wait
+        self._idle_max = max(idle_wait, idle_max or idle_wait)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._log = get_logger(component="notifier")
@@ -59,12 +68,16 @@ class Notifier:
         return attempted
 
     def _loop(self) -> None:
+        wait = self._idle_wait
         with ThreadPoolExecutor(self._concurrency, thread_name_prefix="jobgate-send") as pool:
             while not self._stop.is_set():
                 try:
-                    busy = self.run_once(pool)
+                    busy = self.run_once(pool) or not self._dispatcher.idle
                 except JobGateError as exc:
                     self._log.warning("notify_failed", error=str(exc))
-                    busy = 0
-                if not busy:
-                    self._stop.wait(self._idle_wait)
+                    busy = False
+                if busy:
+                    wait = self._idle_wait
+                else:
+                    self._stop.wait(wait)
+                    wait = min(wait * 2, self._idle_max)
