@@ -263,11 +263,23 @@ def from_terraform(root: Path, env: str) -> Deployment:
     )
 
 
-def notify_findings(settings: Any, topic_arn: str | None) -> list[Finding]:
+def notify_findings(
+    settings: Any, topic_arn: str | None, stream_arn: str | None = None
+) -> list[Finding]:
     """What the notification settings of a deployment on ``settings.backend`` get wrong."""
     if settings.backend != "aws":
         return []
     findings = []
+    if not stream_arn:
+        findings.append(
+            Finding(
+                "error",
+                "notifications",
+                "JOBS_STREAM_ARN is not set: the notifier cannot read the jobs table's stream, "
+                "so no notice is dispatched (webhook, email, SNS)",
+                "set it to the jobs table's stream ARN (20_infra's jobgate_environment has it)",
+            )
+        )
     if not topic_arn:
         findings.append(
             Finding(
@@ -317,13 +329,15 @@ def from_settings(settings: Any) -> Deployment:
     """The deployment this process's settings describe."""
     missing: list[str] = []
     topic_arn: str | None = None
+    stream_arn: str | None = None
     if settings.backend == "aws":
         from pydantic import ValidationError
 
         from jobgate.aws_settings import AwsSettings
 
         try:
-            topic_arn = AwsSettings().notifications_topic_arn
+            aws = AwsSettings()
+            topic_arn, stream_arn = aws.notifications_topic_arn, aws.jobs_stream_arn
         except ValidationError as exc:
             missing = sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")})
     return Deployment(
@@ -334,5 +348,5 @@ def from_settings(settings: Any) -> Deployment:
         else None,
         max_receives=settings.max_receives,
         missing_settings=missing,
-        notify_findings=notify_findings(settings, topic_arn) if not missing else [],
+        notify_findings=notify_findings(settings, topic_arn, stream_arn) if not missing else [],
     )

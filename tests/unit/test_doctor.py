@@ -102,11 +102,13 @@ def test_notification_settings_of_an_aws_process_are_checked(tmp_path: Path) -> 
     )
     found = doctor.notify_findings(loose, topic_arn=None)
     said = " ".join(f.message for f in found)
-    for name in ("NOTIFICATIONS_TOPIC_ARN", "JOBGATE_PUBLIC_URL", "ALLOWED_HOSTS", "HTTPS"):
+    for name in ("JOBS_STREAM_ARN", "NOTIFICATIONS_TOPIC_ARN", "JOBGATE_PUBLIC_URL",
+                 "ALLOWED_HOSTS", "HTTPS"):  # fmt: skip
         assert name in said, name
     assert all(f.fix for f in found)
     tight = make_settings(tmp_path, backend="aws", public_url="https://api.example.com")
-    assert doctor.notify_findings(tight, topic_arn="arn:aws:sns:us-east-1:1:n") == []
+    stream = "arn:aws:dynamodb:us-east-1:1:table/jobs/stream/2026-11-30T00:00:00.000"
+    assert doctor.notify_findings(tight, "arn:aws:sns:us-east-1:1:n", stream) == []
     local = make_settings(tmp_path, webhook_allowed_hosts="127.0.0.1")
     assert doctor.notify_findings(local, topic_arn=None) == []  # the embedded backend: a laptop
 

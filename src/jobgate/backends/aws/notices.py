@@ -34,7 +34,7 @@ from jobgate.backends.fields import delivery_of, delivery_text, subscription_of,
 from jobgate.domain.ids import new_id
 from jobgate.domain.models import JobEvent
 from jobgate.domain.notices import DeliveryStatus, NoticeDelivery, Subscription
-from jobgate.errors import ConfigurationError
+from jobgate.logs import get_logger
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -58,6 +58,7 @@ class DynamoNoticeStore:
         self._table = table
         self._stream = stream
         self._cursors: dict[str, tuple[str, dict[str, str], int]] = {}
+        self._warned = False
 
     def _key(self, pk: str, sk: str) -> dict[str, Any]:
         return {"pk": {"S": pk}, "sk": {"S": sk}}
@@ -158,10 +159,14 @@ class DynamoNoticeStore:
         the save reads the same events again: the same delivery ids (kept once), the same SNS
         message ids."""
         if self._stream is None:
-            raise ConfigurationError(
-                "notifications on the aws backend read the jobs table's stream: set "
-                "JOBS_STREAM_ARN (Terraform and provision set it)"
-            )
+            if not self._warned:  # once: the rest of the notifier (sending) still works
+                self._warned = True
+                get_logger(component="notifier").error(
+                    "notifications_not_dispatched",
+                    reason="the jobs table's stream is unknown: set JOBS_STREAM_ARN "
+                    "(Terraform and jobgate aws-local set it)",
+                )
+            return 0
         start, positions, version = self._cursor(cursor_name)
         # (events from before the cursor began are passed over)
         batch = self._stream.read(positions, limit, lambda e: e.event_id >= start)
