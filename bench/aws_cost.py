@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -37,21 +36,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 REGION = "us-east-1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_port(port: int) -> None:
-    for _ in range(200):
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 class Counts:
@@ -223,15 +207,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--batch", type=int, default=25)
     args = parser.parse_args()
-    moto_port, proxy_port = free_port(), free_port()
-    moto = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    from emulator import free_port, start_moto, wait_port
+
+    moto, upstream = start_moto()
+    proxy_port = free_port()
     proxy = subprocess.Popen([sys.executable, str(ROOT / "bench" / "counting_proxy.py"),
-                              str(proxy_port), f"http://127.0.0.1:{moto_port}"])  # fmt: skip
+                              str(proxy_port), upstream])  # fmt: skip
     try:
-        wait_port(moto_port)
         wait_port(proxy_port)
         endpoint = f"http://127.0.0.1:{proxy_port}"
         os.environ.update(

@@ -37,9 +37,6 @@ def main() -> None:
     parser.add_argument("--no-celery", action="store_true", help="skip the Celery baseline")
     args = parser.parse_args()
 
-    import socket
-    import subprocess
-
     import boto3
 
     from jobgate import bootstrap, logs
@@ -51,19 +48,10 @@ def main() -> None:
     logs.configure("warning")
     # moto's server in its own process, as a real emulator would be (in-process, its threads
     # would compete with the worker's for the GIL)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
+    sys.path.insert(0, str(ROOT / "bench"))
+    from emulator import start_moto
+
+    server, endpoint = start_moto()
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_REGION=REGION,
         AWS_DEFAULT_REGION=REGION, AWS_ENDPOINT_URL=endpoint,

@@ -183,8 +183,6 @@ def run_once(program: str, extra: dict[str, str] | None = None) -> tuple[float, 
 def first_requests(runs: int) -> dict[str, object]:
     """Every first-request program ``runs`` times (after a warm-up) against a fresh emulator:
     median wall time and peak RSS."""
-    import socket
-
     import boto3
 
     sys.path.insert(0, str(ROOT / "src"))
@@ -192,20 +190,11 @@ def first_requests(runs: int) -> dict[str, object]:
     from jobgate.backends.aws import AwsResources, clients
     from jobgate.backends.aws.provision import provision
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    moto = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    endpoint = f"http://127.0.0.1:{port}"
+    sys.path.insert(0, str(ROOT / "bench"))
+    from emulator import start_moto
+
+    moto, endpoint = start_moto()
     try:
-        for _ in range(100):
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
         aws = {"AWS_ACCESS_KEY_ID": "cold", "AWS_SECRET_ACCESS_KEY": "cold",
                "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
                "AWS_ENDPOINT_URL": endpoint, "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip

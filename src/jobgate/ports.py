@@ -364,3 +364,17 @@ class Backend:
     # True when every port call is fast local I/O (SQLite, files): the API then makes the calls
     # on its event loop. False (network backends): routes run in the thread pool.
     inline_io: bool = False
+
+
+def transition_each(
+    transition: Callable[[Transition], Job], transitions: Sequence[Transition]
+) -> list[Job | TransitionConflict]:
+    """``JobStore.transition_many`` one compare-and-set at a time: each new record, or the
+    conflict it met, in order (what a store without a batched write does)."""
+    results: list[Job | TransitionConflict] = []
+    for one in transitions:
+        try:
+            results.append(transition(one))
+        except TransitionConflict as conflict:
+            results.append(conflict)
+    return results

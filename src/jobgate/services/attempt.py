@@ -19,7 +19,7 @@ from typing import Any
 from jobgate.domain.models import BlobRef, Delivery, Job
 from jobgate.domain.transitions import Transition
 from jobgate.errors import IllegalTransition, LeaseLost, TransitionConflict
-from jobgate.ports import JobStore
+from jobgate.ports import JobStore, transition_each
 
 _MAX_RACES = 20  # our own concurrent writes a fenced write survives before giving up
 
@@ -94,13 +94,7 @@ def store_all(
     ``JobStore.transition_many`` when ``together``, else one ``transition`` each."""
     if together:
         return jobs.transition_many(transitions)
-    results: list[Job | TransitionConflict] = []
-    for transition in transitions:
-        try:
-            results.append(jobs.transition(transition))
-        except TransitionConflict as conflict:
-            results.append(conflict)
-    return results
+    return transition_each(jobs.transition, transitions)
 
 
 def write_fenced(jobs: JobStore, run: Run, decide: Callable[[Job], Transition]) -> Job:

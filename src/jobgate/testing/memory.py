@@ -42,7 +42,7 @@ from jobgate.domain.models import (
 from jobgate.domain.notices import DeliveryStatus, NoticeDelivery, Subscription
 from jobgate.domain.transitions import Transition
 from jobgate.errors import Conflict, NotFound, StaleReceipt, TransitionConflict
-from jobgate.ports import Backend
+from jobgate.ports import Backend, transition_each
 
 
 class ManualClock:
@@ -200,13 +200,7 @@ class MemoryJobStore:
             return after
 
     def transition_many(self, transitions: Sequence[Transition]) -> list[Job | TransitionConflict]:
-        results: list[Job | TransitionConflict] = []
-        for transition in transitions:
-            try:
-                results.append(self.transition(transition))
-            except TransitionConflict as conflict:
-                results.append(conflict)
-        return results
+        return transition_each(self.transition, transitions)
 
     def events(self, job_id: str, limit: int = 200) -> list[JobEvent]:
         with self._s.lock:

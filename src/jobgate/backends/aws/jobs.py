@@ -46,6 +46,7 @@ from jobgate.backends.fields import job_from_fields as _job_from_fields
 from jobgate.domain.models import EventKind, Job, JobEvent, JobStatus, Page
 from jobgate.domain.transitions import Transition
 from jobgate.errors import TransitionConflict
+from jobgate.ports import transition_each
 
 if TYPE_CHECKING:  # the published stubs (dev extra); nothing at run time
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -410,7 +411,7 @@ class DynamoJobStore:
         any other cancellation (a concurrent write to the same item, throttling) sends the
         transitions it held one by one."""
         if len(transitions) < 2 or len({t.job.job_id for t in transitions}) < len(transitions):
-            return [self._one(t) for t in transitions]  # (a transaction takes an item once)
+            return transition_each(self.transition, transitions)  # (a transaction: items once)
         results: dict[int, Job | TransitionConflict] = {}
         waiting = list(range(len(transitions)))
         for _ in range(_TRANSACTION_ROUNDS):

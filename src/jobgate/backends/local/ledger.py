@@ -20,6 +20,7 @@ from jobgate.domain.models import (
 )
 from jobgate.domain.transitions import Transition
 from jobgate.errors import Conflict, NotFound, TransitionConflict
+from jobgate.ports import transition_each
 
 _INSERT_JOB = f"INSERT INTO jobs ({codec.JOB_COLUMNS}) VALUES ({', '.join('?' * len(JOB_FIELDS))})"
 _INSERT_EVENT = (
@@ -134,14 +135,8 @@ class SqliteJobStore:
         return transition.after
 
     def transition_many(self, transitions: Sequence[Transition]) -> list[Job | TransitionConflict]:
-        results: list[Job | TransitionConflict] = []
         with self._db.tx():  # one commit for them all (a failed compare-and-set writes nothing)
-            for transition in transitions:
-                try:
-                    results.append(self.transition(transition))
-                except TransitionConflict as conflict:
-                    results.append(conflict)
-        return results
+            return transition_each(self.transition, transitions)
 
     def _get_in(self, conn: sqlite3.Connection, job_id: str) -> Job | None:
         row = conn.execute(
