@@ -11,7 +11,8 @@ Prints one JSON document:
   (same file settings: WAL, synchronous=NORMAL), as jobs/s; ``service_vs_baseline`` is the ratio.
 * ``http``: ``POST /jobs`` against a real ``jobgate api`` process, driven by an asyncio
   HTTP/1.1 client with keep-alive connections: requests/s and latency p50/p99; then a
-  ``jobgate worker`` process drains the jobs: drain jobs/s and end-to-end jobs/s.
+  ``jobgate worker`` process drains the jobs: drain jobs/s and end-to-end jobs/s, and the two
+  processes' peak resident memory.
 * ``fastapi_baseline``: the same client against a FastAPI app that returns a constant to a small
   POST (pydantic body), served by the same uvicorn; ``http_vs_fastapi`` is the ratio (median of
   ``--rounds`` alternating rounds). Each server is pinned to the last core and the client to the
@@ -216,6 +217,14 @@ async def load(
     }
 
 
+def peak_rss_mb(pid: int) -> float:
+    """A live process's peak resident set (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
 def serve(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -296,6 +305,8 @@ def bench_http(requests: int, connections: int, workdir: Path) -> dict[str, Any]
         total = requests + 200
         result["worker_drain_jobs_per_s"] = round(total / (drained - submitted))
         result["end_to_end_jobs_per_s"] = round(requests / (drained - started))
+        # each process's peak resident memory over the run (its notifier child apart)
+        result["peak_rss_mb"] = {"api": peak_rss_mb(api.pid), "worker": peak_rss_mb(worker.pid)}
         return result
     finally:
         for process in (worker, api):
