@@ -428,9 +428,10 @@ class Deliverer:
         if sub is None or sub.status is not SubscriptionStatus.ACTIVE:
             why = "subscription deleted" if sub is None else f"subscription {sub.status.value}"
             return replace(delivery, status=DeliveryStatus.FAILED, last_error=why)
+        if job is not None and job.owner != delivery.owner:
+            job = None  # (read by id: never link another owner's job)
         try:
-            result = self._send(sub, delivery, job if job and job.owner == delivery.owner else None,
-                                now)  # fmt: skip
+            result = self._send(sub, delivery, job, now)
         except Exception as exc:  # a sender must never take the notifier down
             result = SendResult(False, error=f"{type(exc).__name__}: {exc}")
         outcome = self._record(sub, delivery, result, now)

@@ -60,7 +60,7 @@ _GETS_PER_CALL = 100  # BatchGetItem's limit
 _WRITES_PER_CALL = 25  # BatchWriteItem's
 _TRANSACTION_ITEMS = 100  # TransactWriteItems'
 _TRANSACTION_ROUNDS = 3
-_GET_ROUNDS = 5
+_BATCH_ROUNDS = 5  # BatchGetItem/BatchWriteItem calls for what DynamoDB left unprocessed
 
 
 def idempotency_item_key(owner: str, key: str) -> str:
@@ -165,7 +165,7 @@ class DynamoJobStore:
             request: dict[str, Any] = {
                 self._jobs: [{"PutRequest": {"Item": self._new_item(*items[n])}} for n in chunk]
             }
-            for _ in range(_GET_ROUNDS):
+            for _ in range(_BATCH_ROUNDS):
                 with translated("create jobs"):
                     answer = self._db.batch_write_item(RequestItems=request)
                 request = answer.get("UnprocessedItems") or {}
@@ -263,7 +263,7 @@ class DynamoJobStore:
         for start in range(0, len(unique), _GETS_PER_CALL):
             keys = [{"job_id": {"S": i}} for i in unique[start : start + _GETS_PER_CALL]]
             request: dict[str, Any] = {self._jobs: {"Keys": keys, "ConsistentRead": True}}
-            for _ in range(_GET_ROUNDS):
+            for _ in range(_BATCH_ROUNDS):
                 with translated("get jobs"):
                     answer = self._db.batch_get_item(RequestItems=request)
                 for item in answer.get("Responses", {}).get(self._jobs, []):
@@ -422,15 +422,9 @@ class DynamoJobStore:
                 chunk = waiting[start : start + _TRANSACTION_ITEMS]
                 retry += self._transact(transitions, chunk, results)
             waiting = retry
-        for n in waiting:
-            results[n] = self._one(transitions[n])
+        alone = transition_each(self.transition, [transitions[n] for n in waiting])
+        results.update(zip(waiting, alone, strict=True))
         return [results[n] for n in range(len(transitions))]
-
-    def _one(self, transition: Transition) -> Job | TransitionConflict:
-        try:
-            return self.transition(transition)
-        except TransitionConflict as conflict:
-            return conflict
 
     def _transact(
         self,
@@ -442,7 +436,7 @@ class DynamoJobStore:
         from botocore.exceptions import ClientError
 
         if len(chunk) == 1:
-            results[chunk[0]] = self._one(transitions[chunk[0]])
+            (results[chunk[0]],) = transition_each(self.transition, [transitions[chunk[0]]])
             return []
         items: list[Any] = [{"Update": self._update(transitions[n])} for n in chunk]
         with translated("transition jobs"):

@@ -44,7 +44,6 @@ class Batch:
 
     events: list[JobEvent]
     positions: dict[str, str]
-    records: int
 
 
 class JobStream:
@@ -83,7 +82,6 @@ class JobStream:
         known = {s.shard_id for s in listed}
         moved = dict(positions)
         events: list[JobEvent] = []
-        records = 0
         for shard in listed:
             if len(events) >= limit:
                 break
@@ -96,7 +94,6 @@ class JobStream:
             for count, (seq, appended) in enumerate(found, 1):
                 events += [e for e in appended if keep(e)]
                 moved[shard.shard_id] = seq
-                records += 1
                 if len(events) >= limit and count < len(found):
                     # stopped inside what was read: the next read starts after this record
                     self._iterators.pop(shard.shard_id, None)
@@ -105,7 +102,7 @@ class JobStream:
             if position == DONE:
                 moved[shard.shard_id] = DONE
         # a shard trimmed away (24 h) is no longer listed: its position is dropped
-        return Batch(events, {k: v for k, v in moved.items() if k in known}, records)
+        return Batch(events, {k: v for k, v in moved.items() if k in known})
 
     def forget(self) -> None:
         """Drop the kept iterators (the positions moved elsewhere: another reader)."""
