@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -39,6 +38,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+from emulator import free_port, wait_port  # noqa: E402  (a sibling script, not a package)
 
 ADMIN_KEY = "jg_admin_bench_0123456789abcdef0123"
 SERVER_CPU = (os.cpu_count() or 1) - 1
@@ -155,23 +156,6 @@ def bench_sqlite_baseline(jobs: int, transactions_per_job: float, data_dir: Path
 
 
 # -- (b) HTTP ------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"port {port} did not open")
 
 
 async def load(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -167,31 +168,44 @@ def test_odd_job_ids_are_404(client: TestClient, alice: dict[str, str], job_id: 
     assert client.get(f"/jobs/{job_id}", headers=alice).status_code == 404
 
 
-def test_a_locked_database_is_a_503_with_retry_after_never_a_500(tmp_path: Path) -> None:
+@contextmanager
+def locked_database(tmp_path: Path) -> Iterator[tuple[Services, TestClient, Callable[[], None]]]:
+    """The API on a database whose write lock another process holds (200 ms busy timeout);
+    the third item lets the lock go."""
     import sqlite3
 
     from jobgate import bootstrap
     from jobgate.api.app import create_app
-    from tests.api.conftest import ADMIN
     from tests.apps import app as test_app
     from tests.conftest import make_settings
 
     services = bootstrap.build(make_settings(tmp_path / "d", sqlite_busy_timeout_ms=200), test_app)
     try:
         with TestClient(create_app(services)) as client:
-            # given another process holding the database's write lock
             other = sqlite3.connect(tmp_path / "d" / "jobgate.db", isolation_level=None)
             other.execute("BEGIN IMMEDIATE")
-            # when a job is submitted
-            busy = client.post("/jobs", json={"type": "echo"}, headers=ADMIN)
-            # then the answer is 503 with Retry-After, and nothing was written
-            assert busy.status_code == 503
-            assert busy.headers["retry-after"].isdigit()
-            assert busy.headers["content-type"] == "application/problem+json"
-            other.execute("ROLLBACK")
-            other.close()
-            assert nothing_written(services)
-            # and once the lock is gone the same request succeeds
-            assert client.post("/jobs", json={"type": "echo"}, headers=ADMIN).status_code == 202
+
+            def release() -> None:
+                other.execute("ROLLBACK")
+                other.close()
+
+            yield services, client, release
     finally:
         services.close()
+
+
+def test_a_locked_database_is_a_503_with_retry_after_never_a_500(tmp_path: Path) -> None:
+    from tests.api.conftest import ADMIN
+
+    # given another process holding the database's write lock
+    with locked_database(tmp_path) as (services, client, release):
+        # when a job is submitted
+        busy = client.post("/jobs", json={"type": "echo"}, headers=ADMIN)
+        # then the answer is 503 with Retry-After, and nothing was written
+        assert busy.status_code == 503
+        assert busy.headers["retry-after"].isdigit()
+        assert busy.headers["content-type"] == "application/problem+json"
+        release()
+        assert nothing_written(services)
+        # and once the lock is gone the same request succeeds
+        assert client.post("/jobs", json={"type": "echo"}, headers=ADMIN).status_code == 202

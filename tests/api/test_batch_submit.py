@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from jobgate.bootstrap import Services
 from jobgate.domain.models import JobStatus
-from tests.api.test_bad_input import nothing_written
+from tests.api.test_bad_input import locked_database, nothing_written
 from tests.support import running_worker, wait_status
 
 
@@ -117,26 +117,13 @@ def test_twenty_five_jobs_are_one_request(
 
 
 def test_a_locked_database_is_one_503_and_leaves_no_job(tmp_path: Path) -> None:
-    import sqlite3
-
-    from jobgate import bootstrap
-    from jobgate.api.app import create_app
     from tests.api.conftest import ADMIN
-    from tests.apps import app as test_app
-    from tests.conftest import make_settings
 
-    services = bootstrap.build(make_settings(tmp_path / "d", sqlite_busy_timeout_ms=200), test_app)
-    try:
-        with TestClient(create_app(services)) as client:
-            other = sqlite3.connect(tmp_path / "d" / "jobgate.db", isolation_level=None)
-            other.execute("BEGIN IMMEDIATE")
-            jobs = {"jobs": [{"type": "echo"}, {"type": "echo", "payload": 1}]}
-            busy = client.post("/jobs/batch", json=jobs, headers=ADMIN)
-            assert busy.status_code == 503 and busy.headers["retry-after"].isdigit()
-            other.execute("ROLLBACK")
-            other.close()
-            assert nothing_written(services)
-            again = client.post("/jobs/batch", json=jobs, headers=ADMIN)
-            assert again.status_code == 207 and again.json()["accepted"] == 2
-    finally:
-        services.close()
+    with locked_database(tmp_path) as (services, client, release):
+        jobs = {"jobs": [{"type": "echo"}, {"type": "echo", "payload": 1}]}
+        busy = client.post("/jobs/batch", json=jobs, headers=ADMIN)
+        assert busy.status_code == 503 and busy.headers["retry-after"].isdigit()
+        release()
+        assert nothing_written(services)
+        again = client.post("/jobs/batch", json=jobs, headers=ADMIN)
+        assert again.status_code == 207 and again.json()["accepted"] == 2
