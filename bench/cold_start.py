@@ -8,7 +8,10 @@ for the API the FastAPI app and Mangum; S3 when first used). Nothing goes over t
 
 * ``api_handler``: ``jobgate.aws_lambda`` + services + ``create_app`` + Mangum.
 * ``worker_handler``: ``jobgate.aws_lambda`` + services (no FastAPI, no Mangum).
-* ``seed_style_api`` (baseline): FastAPI + Mangum + one boto3 client + pydantic-settings.
+* ``seed_style_api`` (baseline): FastAPI + Mangum + one boto3 client + pydantic-settings
+  (jobgate itself reads its settings without it; with ``--from-zips`` the seed gets a read-only
+  compiled copy of the installed pydantic-settings beside jobgate's layer, as its own layer would
+  hold it).
 * ``bare_boto3`` (baseline): ``import boto3`` + one client.
 Aims (issue 3): api ≤ seed-style; worker ≤ 1.3x bare boto3.
 
@@ -156,6 +159,7 @@ FIRST_REQUEST = {
 }
 
 _DEPLOYED: list[str] = []  # --from-zips: the task root and the layer, unzipped read-only
+_SEED_EXTRA: list[str] = []  # --from-zips: what only the seed-style app needs (pydantic-settings)
 
 
 def run_once(program: str, extra: dict[str, str] | None = None) -> tuple[float, int]:
@@ -163,7 +167,8 @@ def run_once(program: str, extra: dict[str, str] | None = None) -> tuple[float, 
     if _DEPLOYED:
         # as Lambda runs it: only the unzipped code, nothing writable, no site-packages
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}, **ENV}
-        prefix = f"import sys; sys.path[:0] = {_DEPLOYED!r}\n"
+        paths = [*_DEPLOYED, *(_SEED_EXTRA if "pydantic_settings" in program else [])]
+        prefix = f"import sys; sys.path[:0] = {paths!r}\n"
         # -B: nothing is written (as root, a read-only mode bit would not stop it; Lambda's
         # code folders are a read-only file system)
         command = [sys.executable, "-I", "-S", "-B", "-c", prefix + program]
@@ -288,6 +293,15 @@ def unzip_read_only(into: Path, strip_bytecode: bool) -> list[str]:
     task, opt = into / "task", into / "opt"
     zipfile.ZipFile(ROOT / "build" / "lambda" / "function.zip").extractall(task)
     zipfile.ZipFile(ROOT / "build" / "lambda" / "layer.zip").extractall(opt)
+    import compileall
+
+    import pydantic_settings
+
+    seed = into / "seed"
+    shutil.copytree(Path(pydantic_settings.__file__).parent, seed / "pydantic_settings",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    compileall.compile_dir(seed, quiet=1)
+    _SEED_EXTRA.append(str(seed))
     if strip_bytecode:
         for cache in [*into.rglob("__pycache__")]:
             shutil.rmtree(cache)

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
+from jobgate.envsettings import EnvSettings, SettingsInvalid, text
 from jobgate.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -40,20 +38,29 @@ REQUIRED = (
 OPTIONAL = ("AWS_ENDPOINT_URL", "API_KEY_SECRET_ARN", "NOTIFICATIONS_TOPIC_ARN", "JOBS_STREAM_ARN")
 
 
-class AwsSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+def _required(variable: str) -> str:
+    return text(env=variable, min_length=1)  # type: ignore[no-any-return]
 
-    region: str = Field(validation_alias="AWS_REGION", min_length=1)
-    endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
-    jobs_table: str = Field(validation_alias="JOBS_TABLE_NAME", min_length=1)
-    events_table: str = Field(validation_alias="EVENTS_TABLE_NAME", min_length=1)
-    users_table: str = Field(validation_alias="USERS_TABLE_NAME", min_length=1)
-    queue_url: str = Field(validation_alias="JOBS_QUEUE_URL", min_length=1)
-    dlq_url: str = Field(validation_alias="JOBS_DLQ_URL", min_length=1)
-    bucket: str = Field(validation_alias="S3_BUCKET_NAME", min_length=1)
-    api_key_secret_arn: str | None = Field(None, validation_alias="API_KEY_SECRET_ARN")
-    notifications_topic_arn: str | None = Field(None, validation_alias="NOTIFICATIONS_TOPIC_ARN")
-    jobs_stream_arn: str | None = Field(None, validation_alias="JOBS_STREAM_ARN")
+
+def _optional(variable: str) -> str | None:
+    return text(None, env=variable)  # type: ignore[no-any-return]
+
+
+class AwsSettings(EnvSettings):
+    """``AwsSettings()`` reads the variables; ``AwsSettings(_env_file=None,
+    _environ=environment_for(...))`` reads a mapping instead."""
+
+    region: str = _required("AWS_REGION")
+    endpoint_url: str | None = _optional("AWS_ENDPOINT_URL")
+    jobs_table: str = _required("JOBS_TABLE_NAME")
+    events_table: str = _required("EVENTS_TABLE_NAME")
+    users_table: str = _required("USERS_TABLE_NAME")
+    queue_url: str = _required("JOBS_QUEUE_URL")
+    dlq_url: str = _required("JOBS_DLQ_URL")
+    bucket: str = _required("S3_BUCKET_NAME")
+    api_key_secret_arn: str | None = _optional("API_KEY_SECRET_ARN")
+    notifications_topic_arn: str | None = _optional("NOTIFICATIONS_TOPIC_ARN")
+    jobs_stream_arn: str | None = _optional("JOBS_STREAM_ARN")
 
 
 def environment_for(resources: AwsResources, secret_arn: str | None = None) -> dict[str, str]:
@@ -82,8 +89,8 @@ def load() -> AwsSettings:
     """Read the environment; ConfigurationError naming every missing or empty variable."""
     try:
         return AwsSettings()
-    except ValidationError as exc:
-        missing = sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")})
+    except SettingsInvalid as exc:
+        missing = sorted(name for name, _ in exc.problems)
         raise ConfigurationError(
             "the aws backend needs these environment variables: " + ", ".join(missing)
         ) from None

@@ -331,15 +331,14 @@ def from_settings(settings: Any) -> Deployment:
     topic_arn: str | None = None
     stream_arn: str | None = None
     if settings.backend == "aws":
-        from pydantic import ValidationError
-
         from jobgate.aws_settings import AwsSettings
+        from jobgate.envsettings import SettingsInvalid
 
         try:
             aws = AwsSettings()
             topic_arn, stream_arn = aws.notifications_topic_arn, aws.jobs_stream_arn
-        except ValidationError as exc:
-            missing = sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")})
+        except SettingsInvalid as exc:
+            missing = sorted(name for name, _ in exc.problems)
     return Deployment(
         source="this process's settings",
         worker_timeout=settings.worker_function_timeout_seconds,

@@ -1,161 +1,152 @@
-"""Configuration, read from the environment (and ``.env``) by pydantic-settings.
+"""Configuration, read from the environment (and ``.env``) by :mod:`jobgate.envsettings`.
 
 Every setting is ``JOBGATE_<NAME>`` (``JOBGATE_DATA_DIR``, ``JOBGATE_ADMIN_KEY`` …); the README's
 configuration reference lists them all. Nothing reads settings at import time: the composition
 root (:mod:`jobgate.bootstrap`) builds a ``Settings`` and passes what each part needs.
+``Settings(**values)`` takes ``values`` over the environment; a wrong or missing value raises
+:class:`~jobgate.envsettings.SettingsInvalid` (a ``ConfigurationError``) naming each variable.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from jobgate.envsettings import (
+    EnvSettings,
+    Secret,
+    choice,
+    flag,
+    integer,
+    number,
+    numbers,
+    path,
+    secret,
+    text,
+    texts,
+)
+
+__all__ = ["Secret", "Settings"]
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="JOBGATE_", env_file=".env", extra="ignore", frozen=True
+class Settings(EnvSettings):
+    PREFIX: ClassVar[str] = "JOBGATE_"
+
+    backend: Literal["local", "aws"] = choice("local", ("local", "aws"), "Storage backend.")
+    app: str = text("jobgate.demo:app", "Module and JobGate instance to load.")
+    data_dir: Path = path(Path(".jobgate"), "Local backend data folder.")
+    admin_key: Secret | None = secret("Admin API key.")
+    admin_key_file: Path | None = path(None, "File holding the admin API key.")
+    signing_key: Secret | None = secret("Secret for signed blob URLs.")
+    host: str = text("127.0.0.1")
+    port: int = integer(8000, ge=0, le=65535)
+    public_url: str | None = text(None, "Base URL used in links (default: request's).")
+    cors_origins: list[str] = texts("Allowed CORS origins.")
+    log_level: Literal["debug", "info", "warning", "error"] = choice(
+        "info", ("debug", "info", "warning", "error")
     )
+    log_format: Literal["json", "console"] = choice("json", ("json", "console"))
+    access_log: bool = flag(True, "Log one line per HTTP request.")
 
-    backend: Literal["local", "aws"] = Field("local", description="Storage backend.")
-    app: str = Field("jobgate.demo:app", description="Module and JobGate instance to load.")
-    data_dir: Path = Field(Path(".jobgate"), description="Local backend data folder.")
-    admin_key: SecretStr | None = Field(None, description="Admin API key.")
-    admin_key_file: Path | None = Field(None, description="File holding the admin API key.")
-    signing_key: SecretStr | None = Field(None, description="Secret for signed blob URLs.")
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
-    public_url: str | None = Field(None, description="Base URL used in links (default: request's).")
-    cors_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Allowed CORS origins."
-    )
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    log_format: Literal["json", "console"] = "json"
-    access_log: bool = Field(True, description="Log one line per HTTP request.")
+    max_body_bytes: int = integer(1_048_576, "Largest request body (413).", ge=1024)
+    max_json_depth: int = integer(32, "Deepest JSON nesting accepted.", ge=2, le=256)
+    inline_payload_bytes: int = integer(65_536, "Larger payloads go to blobs.", ge=0)
+    inline_result_bytes: int = integer(65_536, "Larger results go to blobs.", ge=0)
+    url_expiry_seconds: int = integer(300, ge=1, le=7 * 86400)
 
-    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body (413).")
-    max_json_depth: int = Field(32, ge=2, le=256, description="Deepest JSON nesting accepted.")
-    inline_payload_bytes: int = Field(65_536, ge=0, description="Larger payloads go to blobs.")
-    inline_result_bytes: int = Field(65_536, ge=0, description="Larger results go to blobs.")
-    url_expiry_seconds: int = Field(300, ge=1, le=7 * 86400)
-
-    visibility_timeout: float = Field(300.0, gt=0, description="Queue visibility timeout (s).")
-    max_receives: int = Field(10, ge=1, description="Receives before the queue dead-letters.")
-    worker_concurrency: int = Field(4, ge=1, le=256, description="Handler threads per worker.")
-    worker_prefetch: int = Field(
-        4, ge=0, le=100, description="Jobs a worker may claim ahead of a free thread."
+    visibility_timeout: float = number(300.0, "Queue visibility timeout (s).", gt=0)
+    max_receives: int = integer(10, "Receives before the queue dead-letters.", ge=1)
+    worker_concurrency: int = integer(4, "Handler threads per worker.", ge=1, le=256)
+    worker_prefetch: int = integer(
+        4, "Jobs a worker may claim ahead of a free thread.", ge=0, le=100
     )
-    worker_batch_window_ms: float = Field(
-        5.0, ge=0, le=1000, description="Wait this long for a fuller batch once one job arrived."
+    worker_batch_window_ms: float = number(
+        5.0, "Wait this long for a fuller batch once one job arrived.", ge=0, le=1000
     )
-    worker_batch_writes: bool = Field(
+    worker_batch_writes: bool = flag(
         False,
-        description=(
-            "Store a received batch's claims, and the settles of runs that finish together, in "
-            "one request where the backend needs one per job: on DynamoDB a TransactWriteItems "
-            "(fewer requests, but each item bills twice). SQLite always writes a batch in one "
-            "transaction."
-        ),
+        "Store a received batch's claims, and the settles of runs that finish together, in one "
+        "request where the backend needs one per job: on DynamoDB a TransactWriteItems (fewer "
+        "requests, but each item bills twice). SQLite always writes a batch in one transaction.",
     )
-    poll_wait_seconds: float = Field(20.0, ge=0, le=20)
-    shutdown_grace_seconds: float = Field(30.0, ge=0)
-    retry_base_seconds: float = Field(1.0, gt=0)
-    retry_cap_seconds: float = Field(300.0, gt=0)
-    reconcile_interval_seconds: float = Field(30.0, gt=0)
-    stale_queued_seconds: float = Field(600.0, gt=0, description="Re-send queued jobs this old.")
-    event_retention_days: float = Field(30.0, gt=0)
-    queue_retention_days: float = Field(4.0, gt=0, le=14)
-    dlq_retention_days: float = Field(14.0, gt=0, le=14)
-    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL"] = "NORMAL"
-    sqlite_busy_timeout_ms: int = Field(
-        5000, ge=0, description="Wait this long for the write lock, then answer 503."
+    poll_wait_seconds: float = number(20.0, ge=0, le=20)
+    shutdown_grace_seconds: float = number(30.0, ge=0)
+    retry_base_seconds: float = number(1.0, gt=0)
+    retry_cap_seconds: float = number(300.0, gt=0)
+    reconcile_interval_seconds: float = number(30.0, gt=0)
+    stale_queued_seconds: float = number(600.0, "Re-send queued jobs this old.", gt=0)
+    event_retention_days: float = number(30.0, gt=0)
+    queue_retention_days: float = number(4.0, gt=0, le=14)
+    dlq_retention_days: float = number(14.0, gt=0, le=14)
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL"] = choice(
+        "NORMAL", ("OFF", "NORMAL", "FULL")
     )
-    scheduler: bool = Field(True, description="Run the in-process scheduler with the worker.")
-    lambda_settle_margin_seconds: float = Field(
-        5.0, ge=0.5, description="Lambda worker: time kept at the end of an invocation to settle."
+    sqlite_busy_timeout_ms: int = integer(
+        5000, "Wait this long for the write lock, then answer 503.", ge=0
     )
-    lambda_min_start_seconds: float = Field(
-        1.0, ge=0, description="Lambda worker: start no record with less time than this left."
+    scheduler: bool = flag(True, "Run the in-process scheduler with the worker.")
+    lambda_settle_margin_seconds: float = number(
+        5.0, "Lambda worker: time kept at the end of an invocation to settle.", ge=0.5
     )
-    worker_function_timeout_seconds: float | None = Field(
-        None, gt=0, description="The worker Lambda's timeout (set by Terraform; checked at start)."
+    lambda_min_start_seconds: float = number(
+        1.0, "Lambda worker: start no record with less time than this left.", ge=0
+    )
+    worker_function_timeout_seconds: float | None = number(
+        None, "The worker Lambda's timeout (set by Terraform; checked at start).", gt=0
     )
 
-    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description="Hosts and CIDRs webhooks may reach although not public (e.g. 127.0.0.1).",
+    webhook_allowed_hosts: list[str] = texts(
+        "Hosts and CIDRs webhooks may reach although not public (e.g. 127.0.0.1)."
     )
-    webhook_require_https: bool = Field(True, description="Refuse http:// webhook URLs.")
-    webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
-        default_factory=lambda: [0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0],
-        description="Seconds before each webhook attempt (comma-separated).",
+    webhook_require_https: bool = flag(True, "Refuse http:// webhook URLs.")
+    webhook_retry_schedule: list[float] = numbers(
+        lambda: [0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0],
+        "Seconds before each webhook attempt (comma-separated).",
     )
-    webhook_connect_timeout_seconds: float = Field(5.0, gt=0)
-    webhook_read_timeout_seconds: float = Field(10.0, gt=0)
-    webhook_disable_after_days: float = Field(
-        5.0, gt=0, description="Disable a subscription whose deliveries fail this long."
+    webhook_connect_timeout_seconds: float = number(5.0, gt=0)
+    webhook_read_timeout_seconds: float = number(10.0, gt=0)
+    webhook_disable_after_days: float = number(
+        5.0, "Disable a subscription whose deliveries fail this long.", gt=0
     )
-    webhook_secret_overlap_seconds: float = Field(
-        86400.0, ge=0, description="A rotated secret keeps signing this long beside the new one."
+    webhook_secret_overlap_seconds: float = number(
+        86400.0, "A rotated secret keeps signing this long beside the new one.", ge=0
     )
-    notifier: Literal["thread", "process", "off"] = Field(
+    notifier: Literal["thread", "process", "off"] = choice(
         "process",
-        description=(
-            "Where serve/worker send notices: a child process (its own interpreter lock: job "
-            "throughput keeps up), a thread, or not at all (run `jobgate notifier` yourself)."
-        ),
+        ("thread", "process", "off"),
+        "Where serve/worker send notices: a child process (its own interpreter lock: job "
+        "throughput keeps up), a thread, or not at all (run `jobgate notifier` yourself).",
     )
-    metrics: bool = Field(
-        True, description="Keep job metrics: GET /metrics (Prometheus text), EMF on Lambda."
+    metrics: bool = flag(True, "Keep job metrics: GET /metrics (Prometheus text), EMF on Lambda.")
+    metrics_namespace: str = text(
+        "jobgate", "Lambda: the CloudWatch namespace of EMF metrics.", min_length=1
     )
-    metrics_namespace: str = Field(
-        "jobgate", min_length=1, description="Lambda: the CloudWatch namespace of EMF metrics."
+    metrics_token: Secret | None = secret(
+        "A bearer token that may read GET /metrics (beside the admin key), for scrapers that "
+        "should hold nothing else."
     )
-    metrics_token: SecretStr | None = Field(
-        None,
-        description="A bearer token that may read GET /metrics (beside the admin key), for "
-        "scrapers that should hold nothing else.",
+    worker_health_port: int | None = integer(
+        None, "jobgate worker: answer GET /healthz on this port.", ge=0, le=65535
     )
-    worker_health_port: int | None = Field(
-        None, ge=0, le=65535, description="jobgate worker: answer GET /healthz on this port."
-    )
-    notify_concurrency: int = Field(8, ge=1, le=64, description="Sender threads for notices.")
-    notify_poll_seconds: float = Field(0.05, gt=0, le=60, description="Notifier idle wait.")
-    notify_idle_max_seconds: float = Field(
+    notify_concurrency: int = integer(8, "Sender threads for notices.", ge=1, le=64)
+    notify_poll_seconds: float = number(0.05, "Notifier idle wait.", gt=0, le=60)
+    notify_idle_max_seconds: float = number(
         2.0,
+        "On a network backend (aws), an idle notifier doubles its wait up to this (each pass "
+        "reads the stream and the due deliveries: requests that are billed).",
         gt=0,
         le=60,
-        description="On a network backend (aws), an idle notifier doubles its wait up to this "
-        "(each pass reads the stream and the due deliveries: requests that are billed).",
     )
-    notify_lambda_poll_seconds: float = Field(
+    notify_lambda_poll_seconds: float = number(
         0.0,
+        "Lambda: how long a notifications tick keeps polling (each second) once idle; 0: the "
+        "rule's period bounds a notice's delay, ~50 with a one-minute rule: about a second, for "
+        "a function that is always running.",
         ge=0,
         le=600,
-        description=(
-            "Lambda: how long a notifications tick keeps polling (each second) once idle; 0: "
-            "the rule's period bounds a notice's delay, ~50 with a one-minute rule: about a "
-            "second, for a function that is always running."
-        ),
     )
-    smtp_url: SecretStr | None = Field(None, description="smtp://user:pass@host:port for email.")
-    mail_from: str = Field("jobgate@localhost", description="Sender of notice emails.")
-
-    @field_validator("cors_origins", "webhook_allowed_hosts", mode="before")
-    @classmethod
-    def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str) and not value.startswith("["):
-            return [v.strip() for v in value.split(",") if v.strip()]
-        return value
-
-    @field_validator("webhook_retry_schedule", mode="before")
-    @classmethod
-    def _split_schedule(cls, value: object) -> object:
-        if isinstance(value, str) and not value.startswith("["):
-            return [float(v) for v in value.split(",") if v.strip()]
-        return value
+    smtp_url: Secret | None = secret("smtp://user:pass@host:port for email.")
+    mail_from: str = text("jobgate@localhost", "Sender of notice emails.")
 
     @property
     def heartbeat_interval(self) -> float:

@@ -1,5 +1,6 @@
 """What the Lambda paths import, in a fresh process built as a cold start builds it: the worker
-neither FastAPI nor Mangum nor OpenTelemetry nor prometheus_client; on the API path jobgate's
+neither FastAPI nor Mangum nor OpenTelemetry nor prometheus_client, nor pydantic (a quarter of
+its cold start; settings are read by ``jobgate.envsettings``); on the API path jobgate's
 own code imports neither of the last two (tracing is off; Lambda metrics are EMF lines) —
 FastAPI 0.16x imports OpenTelemetry's API by itself when it is installed, which the Lambda
 layer does not do unless the otel extra is added to it."""
@@ -23,7 +24,8 @@ ENV = {
     "S3_BUCKET_NAME": "blobs",
 }  # fmt: skip
 
-WATCHED = ("fastapi", "mangum", "opentelemetry", "prometheus_client")
+WATCHED = ("fastapi", "mangum", "opentelemetry", "prometheus_client", "pydantic",
+           "pydantic_settings")  # fmt: skip
 PROGRAM = """
 import builtins, json, os, sys
 API = os.environ["CHECK_API"] == "1"
@@ -58,7 +60,7 @@ def imported(api: bool) -> dict[str, list[str]]:
     return found
 
 
-def test_the_worker_path_imports_no_web_framework_tracing_or_prometheus() -> None:
+def test_the_worker_path_imports_no_web_framework_tracing_prometheus_or_pydantic() -> None:
     assert imported(api=False) == {"loaded": [], "by_jobgate": []}
 
 
@@ -66,4 +68,5 @@ def test_jobgate_imports_neither_tracing_nor_prometheus_on_the_api_path() -> Non
     found = imported(api=True)
     assert {"fastapi", "mangum"} <= set(found["loaded"])
     assert "prometheus_client" not in found["loaded"]
+    assert "pydantic_settings" not in found["loaded"]
     assert found["by_jobgate"] == []

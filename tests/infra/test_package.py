@@ -75,7 +75,7 @@ def test_the_packaged_handlers_import_from_the_zips_alone(tmp_path: Path) -> Non
         path.chmod(path.stat().st_mode & ~0o222)
     probe = (
         "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]];"
-        "import jobgate.aws_lambda, mangum, boto3, fastapi, pydantic_settings, structlog;"
+        "import jobgate.aws_lambda, mangum, boto3, fastapi, dotenv, structlog;"
         "from jobgate.api.app import create_app;"
         "import importlib.util as u, os;"
         "stale = [m.__name__ for m in list(sys.modules.values())"

@@ -359,7 +359,7 @@ def settings_the_code_reads() -> set[str]:
     from jobgate import aws_settings
     from jobgate.settings import Settings
 
-    return {f"JOBGATE_{name.upper()}" for name in Settings.model_fields} | {
+    return {Settings.variable(name) for name in Settings.options()} | {
         *aws_settings.REQUIRED,
         *aws_settings.OPTIONAL,
     }

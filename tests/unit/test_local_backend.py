@@ -15,7 +15,7 @@ from jobgate.domain.models import OutgoingMessage
 from jobgate.settings import Settings
 from tests.contract.test_job_store import make_job, submitted
 
-DEFAULTS = Settings.model_construct()  # every setting at its default, nothing read
+DEFAULTS = Settings(_env_file=None, _environ={})  # every setting at its default, nothing read
 
 
 def open_db(path: Path) -> Database:

@@ -60,8 +60,11 @@ def cmd_aws_local(args: argparse.Namespace) -> int:
     secret = session.client("secretsmanager", endpoint_url=endpoint).create_secret(
         Name="jobgate-local-admin-key", SecretString=admin_key
     )
-    aws = AwsSettings.model_validate(
-        environment_for(AwsResources(**{**made.__dict__, "endpoint_url": endpoint}), secret["ARN"])
+    aws = AwsSettings(
+        _env_file=None,
+        _environ=environment_for(
+            AwsResources(**{**made.__dict__, "endpoint_url": endpoint}), secret["ARN"]
+        ),
     )
     settings = settings_from(args, backend="aws", admin_key=None)
     print(f"AWS emulator (moto) on {endpoint}: DynamoDB {made.jobs_table}, "

@@ -17,10 +17,8 @@ from jobgate import __version__
 
 
 def settings_from(args: argparse.Namespace, **fixed: Any) -> Any:
-    """Settings from the environment, with the command line's options (and ``fixed``) on top."""
-    from pydantic import ValidationError
-
-    from jobgate.errors import ConfigurationError
+    """Settings from the environment, with the command line's options (and ``fixed``) on top;
+    a wrong value is a ``ConfigurationError`` naming its variable."""
     from jobgate.settings import Settings
 
     overrides: dict[str, Any] = {}
@@ -36,13 +34,7 @@ def settings_from(args: argparse.Namespace, **fixed: Any) -> Any:
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
-    try:
-        return Settings(**{**overrides, **fixed})
-    except ValidationError as exc:
-        wrong = "; ".join(
-            f"JOBGATE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigurationError(f"settings are not valid: {wrong}") from None
+    return Settings(**{**overrides, **fixed})
 
 
 def services_from(args: argparse.Namespace, *, create_admin_key: bool = False) -> Any:
