@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from jobgate.bootstrap import Services
 from jobgate.domain.models import JobStatus
+from tests.conftest import ADMIN_KEY
 from tests.support import running_worker, wait_status
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 def test_submit_answers_202_with_location_and_status(
@@ -205,8 +209,37 @@ def test_cors_is_off_by_default_and_follows_the_setting(tmp_path: Path) -> None:
                 assert (
                     answer.headers.get("access-control-allow-origin") == "https://app.example.com"
                 ) is allowed
+                # the submit itself (served past FastAPI's router) carries CORS headers too
+                submitted = client.post(
+                    "/jobs",
+                    json={"type": "echo", "payload": 1},
+                    headers={"Origin": "https://app.example.com", **ADMIN},
+                )
+                assert submitted.status_code == 202
+                assert (
+                    submitted.headers.get("access-control-allow-origin")
+                    == "https://app.example.com"
+                ) is allowed
         finally:
             services.close()
+
+
+def test_an_unexpected_error_in_a_submit_is_a_500_problem_with_the_request_id(
+    client: TestClient, services: Services, alice: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(requests: object) -> object:
+        raise RuntimeError("the disk caught fire")
+
+    monkeypatch.setattr(services.jobs, "submit_many", broken)
+    served = TestClient(client.app, raise_server_exceptions=False)  # as a server answers
+    answer = served.post(
+        "/jobs", json={"type": "echo", "payload": 1}, headers={**alice, "X-Request-ID": "req-42"}
+    )
+    assert answer.status_code == 500
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["title"] == "Internal error"
+    assert "fire" not in answer.text  # nothing internal leaks
+    assert answer.headers["x-request-id"] == "req-42"
 
 
 def test_docs_pages_use_assets_served_here(client: TestClient) -> None:

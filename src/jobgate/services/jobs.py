@@ -215,7 +215,12 @@ class JobService:
         payload's blob, before the record: a crash leaves an orphan blob, never a dangling
         pointer)."""
         spec = self._app.get(request.job_type)
-        digest = request_hash(request.job_type, request.payload, request.max_attempts)
+        # only a keyed submit is ever compared with a later one (an idempotent replay)
+        digest = (
+            request_hash(request.job_type, request.payload, request.max_attempts)
+            if request.idempotency_key is not None
+            else None
+        )
         now = self._clock()
         job_id = new_id(now)
         encoded = json.dumps(request.payload, separators=(",", ":"), ensure_ascii=False).encode()
