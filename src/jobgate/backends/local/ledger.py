@@ -46,8 +46,17 @@ class SqliteJobStore:
         return job, True
 
     def create_many(self, items: Sequence[tuple[Job, JobEvent]]) -> list[tuple[Job, bool]]:
-        with self._db.tx():  # one commit for them all
-            return [self.create(job, event) for job, event in items]
+        with self._db.tx() as conn:  # one commit for them all
+            keyed = [self.create(job, event) if job.idempotency_key is not None else None
+                     for job, event in items]  # fmt: skip
+            fresh = [item for item, k in zip(items, keyed, strict=True) if k is None]
+            if fresh:  # fresh ids need no lookup: one statement per table for them all
+                conn.executemany(_INSERT_JOB, [codec.job_params(job) for job, _ in fresh])
+                conn.executemany(
+                    _INSERT_EVENT, [codec.event_params(e, self._retention) for _, e in fresh]
+                )
+            return [(job, True) if k is None else k
+                    for (job, _), k in zip(items, keyed, strict=True)]  # fmt: skip
 
     def _by_key(self, conn: sqlite3.Connection, owner: str, key: str) -> Job | None:
         row = conn.execute(
