@@ -179,6 +179,7 @@ class Database:
         if conn is None:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            self._local.busy_ms = int(self._busy_timeout_ms)
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             conn.execute("PRAGMA temp_store = MEMORY")
@@ -215,7 +216,7 @@ class Database:
         try:
             if wait is not None:  # what is left of the wait goes to SQLite's busy handler
                 left = wait - (time.monotonic() - asked)
-                conn.execute(f"PRAGMA busy_timeout = {max(0, int(left * 1000))}")
+                self._busy(conn, max(0, int(left * 1000)))
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
@@ -256,13 +257,20 @@ class Database:
         for the write lock (this process's writers, then other processes' through SQLite's
         busy timeout) before raising StorageBusy."""
         conn = self.connection()
-        conn.execute(f"PRAGMA busy_timeout = {max(0, int(seconds * 1000))}")
+        self._busy(conn, max(0, int(seconds * 1000)))
         self._local.wait = seconds
         try:
             yield
         finally:
             self._local.wait = None
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            self._busy(conn, int(self._busy_timeout_ms))
+
+    def _busy(self, conn: sqlite3.Connection, ms: int) -> None:
+        """Set this thread's connection's busy timeout, unless it is set already (a statement
+        saved on every write the API makes: each one sets 0, then back)."""
+        if self._local.busy_ms != ms:
+            conn.execute(f"PRAGMA busy_timeout = {ms}")
+            self._local.busy_ms = ms
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` after the current transaction commits (at once outside one)."""
