@@ -100,3 +100,18 @@ def test_nested_atomic_is_a_savepoint(tmp_path: Path) -> None:
             pass
     assert [d.body for d in queue.receive(10, 0, 30)] == ["kept"]
     db.close()
+
+
+def test_a_new_database_has_small_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    """1 KiB pages for a new file (a submit dirties ~9 b-tree pages; WAL writes whole pages);
+    a file made before keeps its page size and works as before."""
+    new = open_db(tmp_path / "new.db")
+    assert new.connection().execute("PRAGMA page_size").fetchone() == (1024,)
+    old_path = tmp_path / "old.db"
+    made = sqlite3.connect(old_path)
+    made.execute("PRAGMA page_size = 4096")
+    made.execute("CREATE TABLE t (x)")  # the first write fixes the page size
+    made.close()
+    old = open_db(old_path)
+    assert old.connection().execute("PRAGMA page_size").fetchone() == (4096,)
+    assert old.schema_version() == new.schema_version()  # migrated as usual
