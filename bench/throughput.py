@@ -1,6 +1,6 @@
 """Throughput of no-op jobs on the local backend, with baselines measured in the same run.
 
-    python bench/throughput.py [--jobs 5000] [--http-requests 5000] [--connections 16]
+    python bench/throughput.py [--jobs 5000] [--http-requests 5000] [--connections 16] [--wrk 5]
 
 Prints one JSON document:
 
@@ -15,8 +15,10 @@ Prints one JSON document:
   processes' peak resident memory.
 * ``fastapi_baseline``: the same client against a FastAPI app that returns a constant to a small
   POST (pydantic body), served by the same uvicorn; ``http_vs_fastapi`` is the ratio (median of
-  ``--rounds`` alternating rounds). Each server is pinned to the last core and the client to the
-  first, so the two never share a core (unpinned, runs varied by 2x).
+  ``--rounds`` alternating rounds). Each server (and the draining worker) is pinned to the last
+  core with ``taskset`` and the client to the first, so the two never share a core (unpinned,
+  runs varied by 2x). ``--wrk SECONDS``: the load comes from wrk (one thread, the same
+  connections) instead of the Python client, which spends a core of its own per ~9,000 requests/s.
 
 Not a test: figures depend on the machine. Run it on a quiet machine.
 """
@@ -209,15 +211,60 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def on_server_core(command: list[str]) -> list[str]:
+    """``command`` pinned to the last core (the load client runs on the first): every thread
+    the server starts is there, as ``taskset`` sets the affinity before Python starts."""
+    return ["taskset", "-c", str(SERVER_CPU), *command]
+
+
 def serve(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        on_server_core(command), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     wait_port(port)
     return process
 
 
-def bench_fastapi(requests: int, connections: int, workdir: Path) -> dict[str, Any]:
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = '{"type": "noop", "payload": {"n": 1}}'
+wrk.headers["Content-Type"] = "application/json"
+%s
+local statuses = {}
+response = function(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+"""
+
+
+def load_wrk(port: int, seconds: float, connections: int, key: str | None, workdir: Path
+             ) -> dict[str, Any]:  # fmt: skip
+    """``POST /jobs`` with wrk (one thread, ``connections`` keep-alive connections) for
+    ``seconds``: requests/s, latency p50/p99 and the answers that were not 2xx."""
+    auth = f'wrk.headers["Authorization"] = "Bearer {key}"' if key else ""
+    script = workdir / "post.lua"
+    script.write_text(WRK_SCRIPT % auth)
+    done = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+         f"http://127.0.0.1:{port}/jobs"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    out = done.stdout
+    rate = float(out.split("Requests/sec:")[1].split()[0])
+    latency: dict[str, str] = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in ("50%", "99%"):
+            latency["p50" if parts[0] == "50%" else "p99"] = parts[1]
+    bad = int(out.split("Non-2xx or 3xx responses:")[1].split()[0]) if "Non-2xx" in out else 0
+    total = int(out.split(" requests in ")[0].split()[-1])
+    return {"client": "wrk", "connections": connections, "requests": total,
+            "requests_per_s": round(rate), "latency": latency, "non_2xx": bad}  # fmt: skip
+
+
+def bench_fastapi(
+    requests: int, connections: int, workdir: Path, wrk: float | None = None
+) -> dict[str, Any]:
     (workdir / "constant_app.py").write_text(CONSTANT_APP)
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(workdir)}
@@ -236,13 +283,17 @@ def bench_fastapi(requests: int, connections: int, workdir: Path) -> dict[str, A
     try:
         body = json.dumps({"type": "noop", "payload": {"n": 1}}).encode()
         asyncio.run(load(port, 200, connections, body, None))  # warm-up
+        if wrk:
+            return load_wrk(port, wrk, connections, None, workdir)
         return asyncio.run(load(port, requests, connections, body, None))
     finally:
         process.terminate()
         process.wait(10)
 
 
-def bench_http(requests: int, connections: int, workdir: Path) -> dict[str, Any]:
+def bench_http(
+    requests: int, connections: int, workdir: Path, wrk: float | None = None
+) -> dict[str, Any]:
     """Phase 1: ``jobgate api`` alone takes the submits (the figure to hold against FastAPI).
     Phase 2: a ``jobgate worker`` process drains them. End to end = jobs / (phase 1 + 2)."""
     import httpx
@@ -275,10 +326,17 @@ def bench_http(requests: int, connections: int, workdir: Path) -> dict[str, Any]
         body = json.dumps({"type": "noop", "payload": {"n": 1}}).encode()
         asyncio.run(load(port, 200, connections, body, key))  # warm-up
         started = time.perf_counter()
-        result = asyncio.run(load(port, requests, connections, body, key))
+        if wrk:
+            result = load_wrk(port, wrk, connections, key, workdir)
+        else:
+            result = asyncio.run(load(port, requests, connections, body, key))
+        requests = result["requests"]
         submitted = time.perf_counter()
         worker = subprocess.Popen(
-            [*cli, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            on_server_core([*cli, "worker"]),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         while True:
             status = httpx.get(f"{base}/admin/queue-status", headers=admin).json()
@@ -309,6 +367,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3, help="HTTP rounds (median reported)")
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument(
+        "--wrk",
+        type=float,
+        metavar="SECONDS",
+        help="load the HTTP servers with wrk (1 thread, --connections) for this long instead of "
+        "the Python client (Debian's wrk; the issue's figures were measured with it)",
+    )
     args = parser.parse_args()
 
     report: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
@@ -326,8 +391,8 @@ def main() -> None:
             # alternate the two servers, and report the median round of each
             rounds = [
                 (
-                    bench_fastapi(args.http_requests, args.connections, work),
-                    bench_http(args.http_requests, args.connections, work),
+                    bench_fastapi(args.http_requests, args.connections, work, args.wrk),
+                    bench_http(args.http_requests, args.connections, work, args.wrk),
                 )
                 for _ in range(args.rounds)
             ]
