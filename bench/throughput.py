@@ -230,14 +230,10 @@ wrk.method = "POST"
 wrk.body = '{"type": "noop", "payload": {"n": 1}}'
 wrk.headers["Content-Type"] = "application/json"
 %s
-local statuses = {}
-response = function(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
-end
 """
 
 
-def load_wrk(port: int, seconds: float, connections: int, key: str | None, workdir: Path
+def load_wrk(port: int, seconds: int, connections: int, key: str | None, workdir: Path
              ) -> dict[str, Any]:  # fmt: skip
     """``POST /jobs`` with wrk (one thread, ``connections`` keep-alive connections) for
     ``seconds``: requests/s, latency p50/p99 and the answers that were not 2xx."""
@@ -245,7 +241,7 @@ def load_wrk(port: int, seconds: float, connections: int, key: str | None, workd
     script = workdir / "post.lua"
     script.write_text(WRK_SCRIPT % auth)
     done = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+        ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script),
          f"http://127.0.0.1:{port}/jobs"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
@@ -263,7 +259,7 @@ def load_wrk(port: int, seconds: float, connections: int, key: str | None, workd
 
 
 def bench_fastapi(
-    requests: int, connections: int, workdir: Path, wrk: float | None = None
+    requests: int, connections: int, workdir: Path, wrk: int | None = None
 ) -> dict[str, Any]:
     (workdir / "constant_app.py").write_text(CONSTANT_APP)
     port = free_port()
@@ -292,7 +288,7 @@ def bench_fastapi(
 
 
 def bench_http(
-    requests: int, connections: int, workdir: Path, wrk: float | None = None
+    requests: int, connections: int, workdir: Path, wrk: int | None = None
 ) -> dict[str, Any]:
     """Phase 1: ``jobgate api`` alone takes the submits (the figure to hold against FastAPI).
     Phase 2: a ``jobgate worker`` process drains them. End to end = jobs / (phase 1 + 2)."""
@@ -369,7 +365,7 @@ def main() -> None:
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument(
         "--wrk",
-        type=float,
+        type=int,
         metavar="SECONDS",
         help="load the HTTP servers with wrk (1 thread, --connections) for this long instead of "
         "the Python client (Debian's wrk; the issue's figures were measured with it)",
