@@ -99,10 +99,14 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
-        text = incoming.decode("latin-1")
+        request_id = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                text = value.decode("latin-1")
+                request_id = text if _REQUEST_ID.match(text) else ""
+                break
         # unique, not secret: Mersenne Twister bits (os.urandom was a system call a request)
-        request_id = text if _REQUEST_ID.match(text) else f"{random.getrandbits(96):024x}"
+        request_id = request_id or f"{random.getrandbits(96):024x}"
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500

@@ -14,7 +14,15 @@ from dataclasses import asdict
 from pathlib import PurePosixPath
 from typing import Any, TypeVar
 
-from jobgate.domain.models import BlobRef, Job, JobError, JobStatus, Page, Progress
+from jobgate.domain.models import (
+    BlobRef,
+    Job,
+    JobError,
+    JobStatus,
+    Page,
+    Progress,
+    compact_json,
+)
 from jobgate.domain.notices import (
     Channel,
     DeliveryStatus,
@@ -55,8 +63,7 @@ _PLAIN = frozenset(
 )
 
 
-def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+dumps = compact_json  # every stored JSON column
 
 
 def _json_or_null(value: Any) -> str | None:

@@ -8,12 +8,21 @@ is what a compare-and-set store needs anyway.
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
 JSON = Any  # a value json.dumps accepts; pydantic validates it at the HTTP edge
+
+# one encoder for every call: json.dumps with non-default options builds a new one each time
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def compact_json(value: JSON) -> str:
+    """``value`` as compact JSON, non-ASCII characters kept as they are."""
+    return _COMPACT.encode(value)
 
 
 class JobStatus(enum.StrEnum):
