@@ -240,11 +240,9 @@ def load_wrk(port: int, seconds: int, connections: int, key: str | None, workdir
     auth = f'wrk.headers["Authorization"] = "Bearer {key}"' if key else ""
     script = workdir / "post.lua"
     script.write_text(WRK_SCRIPT % auth)
-    done = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script),
-         f"http://127.0.0.1:{port}/jobs"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, seconds)}s", "--latency",
+               "-s", str(script), f"http://127.0.0.1:{port}/jobs"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
     out = done.stdout
     rate = float(out.split("Requests/sec:")[1].split()[0])
     latency: dict[str, str] = {}

@@ -36,6 +36,7 @@ from jobgate.api.schemas import (
     SeedSubmitted,
     SubmitBatch,
     SubmitJob,
+    job_json,
 )
 from jobgate.bootstrap import Services
 from jobgate.domain.models import Job, JobStatus
@@ -198,7 +199,7 @@ def build_router(services: Services, runner: Runner) -> APIRouter:
         headers = {"Location": f"/jobs/{job.job_id}"}
         if not created:
             headers["Idempotent-Replayed"] = "true"
-        return json_response(JobOut.of(job), 202, headers)
+        return Response(job_json(job), 202, headers, media_type="application/json")
 
     _add_batch_route(router, services, runner)
 
@@ -232,7 +233,7 @@ def build_router(services: Services, runner: Runner) -> APIRouter:
         job = await runner.read(lambda: jobs.get(scope, job_id))
         if wait:
             job = await live.status_change(lambda: jobs.get(scope, job_id), job, wait, runner)
-        return json_response(JobOut.of(job))
+        return Response(job_json(job), media_type="application/json")
 
     @router.get(
         "/jobs/{job_id}/events/stream",

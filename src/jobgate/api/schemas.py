@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from jobgate.domain.models import Job, JobEvent, JobStatus, User
+from jobgate.domain.models import Job, JobEvent, JobStatus, User, compact_json
 from jobgate.domain.notices import NoticeDelivery, Subscription
 
 _TYPE_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
@@ -109,12 +109,7 @@ class JobOut(BaseModel):
     def of(cls, job: Job) -> JobOut:
         """Built with ``model_construct``: every field comes from a stored, typed record, so
         validating it again would only cost time on the hottest responses."""
-        base = f"/jobs/{job.job_id}"
-        links = {"self": base, "events": f"{base}/events"}
-        if job.status is JobStatus.COMPLETED:
-            links["result"] = f"{base}/result"
-            if job.artifacts or job.result_ref:
-                links["download_url"] = f"{base}/download-url"
+        links = _links(job)
         return cls.model_construct(
             job_id=job.job_id,
             type=job.type,
@@ -143,6 +138,58 @@ class JobOut(BaseModel):
             ],
             links=links,
         )
+
+
+def _links(job: Job) -> dict[str, str]:
+    base = f"/jobs/{job.job_id}"
+    links = {"self": base, "events": f"{base}/events"}
+    if job.status is JobStatus.COMPLETED:
+        links["result"] = f"{base}/result"
+        if job.artifacts or job.result_ref:
+            links["download_url"] = f"{base}/download-url"
+    return links
+
+
+def job_json(job: Job) -> str:
+    """``JobOut.of(job).model_dump_json()``, written without building the model: a submit's
+    ``202`` and a status read are the hottest answers, and the two constructions cost more
+    than the rest of the response. Same keys, order and values as the model's JSON
+    (``tests/api/test_job_json.py`` holds them equal); ``JobOut`` stays the documented shape."""
+    created = iso(job.created_at) or ""
+    error = job.error
+    completed = job.status is JobStatus.COMPLETED
+    return compact_json(
+        {
+            "job_id": job.job_id,
+            "type": job.type,
+            "status": job.status.value,
+            "owner": job.owner,
+            "attempt": job.attempt,
+            "max_attempts": job.max_attempts,
+            "progress": {"pct": float(job.progress.pct), "note": job.progress.note},
+            "error": None
+            if error is None
+            else {"type": error.type, "message": error.message, "retryable": error.retryable},
+            "cancel_requested": job.cancel_requested,
+            "created_at": created,
+            "updated_at": created if job.updated_at == job.created_at else iso(job.updated_at),
+            "started_at": iso(job.started_at),
+            "finished_at": iso(job.finished_at),
+            "run_after": iso(job.run_after),
+            "result": job.result if completed else None,
+            "result_stored": job.result_ref is not None,
+            "artifacts": [
+                {
+                    "name": a.key.rsplit("/", 1)[-1],
+                    "size": a.size,
+                    "sha256": a.sha256,
+                    "content_type": a.content_type,
+                }
+                for a in job.artifacts
+            ],
+            "links": _links(job),
+        }
+    )
 
 
 def _error(job: Job) -> ErrorOut | None:
