@@ -4,8 +4,11 @@ bytes for jobs in every state, so the documented shape and the answers cannot dr
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jobgate.api.schemas import JobOut, iso, job_json
 from jobgate.domain.models import BlobRef, Job, JobError, JobStatus, Progress
@@ -59,3 +62,10 @@ def test_job_json_is_the_models_json(name: str) -> None:
 def test_times_are_rfc3339_milliseconds_in_utc() -> None:
     assert iso(T) == "2026-11-30T08:35:10.123Z"  # date -u -d @1796027710
     assert iso(None) is None
+
+
+@given(st.floats(min_value=-1e9, max_value=4e9, allow_nan=False) | st.integers(0, 4 * 10**9))
+@settings(max_examples=2000, deadline=None)
+def test_iso_writes_what_datetime_writes(t: float) -> None:
+    expected = datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")
+    assert iso(t) == expected.replace("+00:00", "Z")
