@@ -212,16 +212,17 @@ def _listed(kind: type[str] | type[float]) -> Callable[[object], Any]:
         if not isinstance(items, list | tuple):
             raise ValueError(f"must be a list (got {value!r})")
         try:
-            return [kind(v) if kind is str or not isinstance(v, bool) else _no_bool(v)
-                    for v in items]  # fmt: skip
+            return [_item(kind, v) for v in items]
         except (TypeError, ValueError):
             raise ValueError(f"must be a list of {kind.__name__} (got {value!r})") from None
 
     return read
 
 
-def _no_bool(value: object) -> float:
-    raise ValueError(f"not a number: {value!r}")
+def _item(kind: type[str] | type[float], value: object) -> Any:
+    if kind is float and isinstance(value, bool):  # float(True) would pass as 1.0
+        raise ValueError(f"not a number: {value!r}")
+    return kind(value)  # type: ignore[arg-type]
 
 
 def read_env_file(env_file: str | Path | None) -> dict[str, str]:
