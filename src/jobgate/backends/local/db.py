@@ -148,6 +148,12 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE jobs ADD COLUMN trace_parent TEXT;
     """,
+    # 7: no query reads messages by send time (retention goes by the time-ordered message id,
+    # the oldest message's age is part of a full scan), and the index cost every send, ack and
+    # redrive a page write
+    """
+    DROP INDEX IF EXISTS messages_sent;
+    """,
 )
 
 
