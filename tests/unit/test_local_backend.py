@@ -37,10 +37,10 @@ def open_queue(db: Database) -> SqliteQueue:
 
 def test_schema_is_migrated_once_and_reopens(tmp_path: Path) -> None:
     db = open_db(tmp_path / "j.db")
-    assert db.schema_version() == 7
+    assert db.schema_version() == 6
     db.close()
     again = open_db(tmp_path / "j.db")  # migrations are idempotent
-    assert again.schema_version() == 7
+    assert again.schema_version() == 6
     names = {
         r[0] for r in sqlite3.connect(tmp_path / "j.db").execute("SELECT name FROM sqlite_master")
     }

@@ -148,13 +148,6 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE jobs ADD COLUMN trace_parent TEXT;
     """,
-    # 7: two indexes no query reads, each a page write per row written: messages by send time
-    # (retention goes by the time-ordered message id; the oldest message's age is part of a
-    # full scan) and events by expiry (expired events are deleted along the primary key)
-    """
-    DROP INDEX IF EXISTS messages_sent;
-    DROP INDEX IF EXISTS job_events_expiry;
-    """,
 )
 
 
