@@ -129,11 +129,7 @@ class RequestContext:
                 raise  # too late for a problem document: the server ends the response
             # answered here, not by Starlette's outermost layer, so the 500 carries its
             # request id and the log line is bound to it
-            self.log.exception("unhandled_error", path=scope["path"])
-            internal = problems.problem(
-                500, "Internal error", "an unexpected error occurred", scope["path"]
-            )
-            await internal(scope, receive, send_with_id)
+            await problems.unexpected(scope["path"])(scope, receive, send_with_id)
         finally:
             if self.access_log or status >= 500:
                 self.log.info(

@@ -53,6 +53,13 @@ def problem_of(exc: JobGateError, instance: str) -> dict[str, Any]:
     return problem_body(exc.status, exc.title, exc.detail, instance, **extra)
 
 
+def unexpected(instance: str) -> JSONResponse:
+    """The 500 of an error nobody handled, logged with its traceback (call it in the
+    ``except``); the answer says nothing of the error itself."""
+    _log.exception("unhandled_error", path=instance)
+    return problem(500, "Internal error", "an unexpected error occurred", instance)
+
+
 def clean_errors(errors: Any) -> list[dict[str, Any]]:
     """Validation errors without the rejected input (it may be huge, or a secret)."""
     return [
@@ -95,8 +102,7 @@ def install(app: FastAPI) -> None:
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        _log.exception("unhandled_error", path=request.url.path)
-        return problem(500, "Internal error", "an unexpected error occurred", request.url.path)
+        return unexpected(request.url.path)
 
     app.add_exception_handler(JobGateError, on_jobgate_error)
     app.add_exception_handler(RequestValidationError, on_validation)
