@@ -115,14 +115,21 @@ def text(default: Any = _REQUIRED, description: str = "", *, min_length: int = 0
     return _option(read, default, description, env=env)
 
 
+def _from_text(value: object, convert: Callable[[str], object], wrong: str) -> object:
+    """``value`` converted when it is the environment's text (``ValueError`` saying ``wrong``
+    when it does not convert); a Python value as it is, for the caller to check."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return convert(value.strip())
+    except ValueError:
+        raise ValueError(f"{wrong} (got {value!r})") from None
+
+
 def integer(default: Any, description: str = "", *, ge: float | None = None,
             le: float | None = None) -> Any:  # fmt: skip
-    def read(value: object) -> int:
-        if isinstance(value, str):
-            try:
-                value = int(value.strip())
-            except ValueError:
-                raise ValueError(f"must be a whole number (got {value!r})") from None
+    def read(raw: object) -> int:
+        value = _from_text(raw, int, "must be a whole number")
         if not isinstance(value, int) or isinstance(value, bool):
             raise ValueError(f"must be a whole number (got {value!r})")
         return int(_bounded(value, ge, None, le))
@@ -132,12 +139,8 @@ def integer(default: Any, description: str = "", *, ge: float | None = None,
 
 def number(default: Any, description: str = "", *, ge: float | None = None,
            gt: float | None = None, le: float | None = None) -> Any:  # fmt: skip
-    def read(value: object) -> float:
-        if isinstance(value, str):
-            try:
-                value = float(value.strip())
-            except ValueError:
-                raise ValueError(f"must be a number (got {value!r})") from None
+    def read(raw: object) -> float:
+        value = _from_text(raw, float, "must be a number")
         if not isinstance(value, int | float) or isinstance(value, bool) or value != value:
             raise ValueError(f"must be a number (got {value!r})")
         return float(_bounded(float(value), ge, gt, le))
